@@ -1,0 +1,219 @@
+import { describe, expect, it } from 'vitest';
+import { judgedQueries, loadBeir } from '../corpus/beir.ts';
+import { datasetDir } from '../corpus/testdata.ts';
+import { RagError } from '../errors.ts';
+import { mrrAt, ndcgAt, recallAt } from '../eval/metrics.ts';
+import { defaultAnalyzer } from '../text/analyzer.ts';
+import { mulberry32 } from '../util/random.ts';
+import { Bm25Index } from './bm25.ts';
+
+describe('Bm25Index scoring', () => {
+  // k1 = 1.2, b = 0.75; N = 3, avgLen = 3
+  const index = new Bm25Index({ k1: 1.2, b: 0.75 });
+  index.add(0, ['a', 'b', 'a']);
+  index.add(1, ['b', 'c']);
+  index.add(2, ['c', 'c', 'c', 'd']);
+
+  it('matches hand-computed BM25 scores', () => {
+    const idfA = Math.log(1 + (3 - 1 + 0.5) / (1 + 0.5)); // ln(8/3)
+    const idfBC = Math.log(1 + (3 - 2 + 0.5) / (2 + 0.5)); // ln(1.6)
+    // norm = k1 (1 - b + b len / avgLen): len 3 → 1.2, len 2 → 0.9, len 4 → 1.5
+    const [hit] = index.search(['a'], 10);
+    expect(hit.label).toBe(0);
+    expect(hit.score).toBeCloseTo((idfA * 2 * 2.2) / (2 + 1.2), 5);
+
+    const hits = index.search(['b', 'c'], 10);
+    expect(hits.map((h) => h.label)).toEqual([1, 2, 0]);
+    expect(hits[0].score).toBeCloseTo(2 * ((idfBC * 2.2) / (1 + 0.9)), 5);
+    expect(hits[1].score).toBeCloseTo((idfBC * 3 * 2.2) / (3 + 1.5), 5);
+    expect(hits[2].score).toBeCloseTo((idfBC * 2.2) / (1 + 1.2), 5);
+    expect(index.idf('a')).toBeCloseTo(idfA, 12);
+    expect(index.idf('zzz')).toBe(0);
+  });
+
+  it('counts a repeated query term once per occurrence, ignores unknown terms, cuts at k', () => {
+    const once = index.search(['a'], 1)[0].score;
+    expect(index.search(['a', 'a', 'unknown'], 1)[0].score).toBeCloseTo(2 * once, 5);
+    expect(index.search(['b', 'c'], 2).map((h) => h.label)).toEqual([1, 2]);
+    expect(index.search(['unknown'], 5)).toEqual([]);
+    expect(index.search([], 5)).toEqual([]);
+  });
+
+  it('applies a label filter during search', () => {
+    expect(index.search(['b', 'c'], 10, (l) => l !== 1).map((h) => h.label)).toEqual([2, 0]);
+    expect(index.search(['b', 'c'], 1, (l) => l === 0).map((h) => h.label)).toEqual([0]);
+  });
+
+  it('rejects bad input with RagError', () => {
+    expect(() => index.search(['a'], 0)).toThrow(RagError);
+    expect(() => index.add(-1, ['a'])).toThrow(/label must be an integer/);
+    expect(() => index.add(1.5, ['a'])).toThrow(RagError);
+    expect(() => new Bm25Index({ b: 2 })).toThrow(/b must be between 0 and 1/);
+  });
+});
+
+/** A random corpus over a Zipf-ish vocabulary, and random queries, from a seed. */
+function corpus(seed: number, docs: number, vocab = 200) {
+  const rand = mulberry32(seed);
+  const word = () => `w${Math.floor(vocab * rand() ** 2)}`;
+  const doc = () => Array.from({ length: 5 + Math.floor(rand() * 40) }, word);
+  return {
+    docs: Array.from({ length: docs }, doc),
+    doc,
+    queries: Array.from({ length: 60 }, () => Array.from({ length: 1 + Math.floor(rand() * 4) }, word)),
+    rand,
+  };
+}
+
+function fresh(live: Map<number, string[]>): Bm25Index {
+  const index = new Bm25Index();
+  for (const [label, tokens] of [...live].sort((a, b) => a[0] - b[0])) index.add(label, tokens);
+  return index;
+}
+
+function expectSameResults(a: Bm25Index, b: Bm25Index, queries: string[][]): void {
+  expect(a.size).toBe(b.size);
+  for (const q of queries) expect(a.search(q, 20)).toEqual(b.search(q, 20));
+}
+
+describe('Bm25Index updates, deletes and compaction', () => {
+  for (const compactRatio of [1, 0.25]) {
+    it(`gives the same results as a freshly built index (compactRatio ${compactRatio})`, () => {
+      const { docs, doc, queries, rand } = corpus(11, 400);
+      const index = new Bm25Index({ compactRatio });
+      const live = new Map<number, string[]>();
+      docs.forEach((tokens, label) => {
+        index.add(label, tokens);
+        live.set(label, tokens);
+      });
+      for (let step = 0; step < 600; step++) {
+        const label = Math.floor(rand() * 450);
+        const r = rand();
+        if (r < 0.45) {
+          expect(index.remove(label)).toBe(live.delete(label));
+        } else if (r < 0.95) {
+          const tokens = doc(); // an update when the label is live, a re-add when it was removed
+          index.add(label, tokens);
+          live.set(label, tokens);
+        } else {
+          index.compact();
+          expect(index.stats().deadPostings).toBe(0);
+        }
+        expect(index.has(label)).toBe(live.has(label));
+      }
+      if (compactRatio === 1) expect(index.stats().deadPostings).toBeGreaterThan(0);
+      expectSameResults(index, fresh(live), queries);
+      index.compact();
+      expect(index.stats()).toEqual(fresh(live).stats());
+      expectSameResults(index, fresh(live), queries);
+    });
+  }
+
+  it('compacts by itself once dead postings pass compactRatio', () => {
+    const { docs } = corpus(5, 100);
+    const index = new Bm25Index({ compactRatio: 0.25 });
+    docs.forEach((t, l) => index.add(l, t));
+    for (let l = 0; l < 20; l++) index.remove(l);
+    expect(index.stats().deadPostings).toBeGreaterThan(0);
+    for (let l = 20; l < 40; l++) index.remove(l);
+    expect(index.stats().deadPostings).toBeLessThan(0.25 * index.stats().postings + 1);
+    expect(index.remove(5)).toBe(false);
+    expect(index.size).toBe(60);
+  });
+
+  it('filters results like a post-filter over the full ranking', () => {
+    const { docs, queries } = corpus(3, 300);
+    const index = fresh(new Map(docs.map((t, l) => [l, t])));
+    const even = (l: number) => l % 2 === 0;
+    for (const q of queries) {
+      const full = index.search(q, 300).filter((h) => even(h.label));
+      const all = full.slice(0, 10);
+      const filtered = index.search(q, 10, even);
+      expect(filtered).toEqual(all); // equal scores at the cut resolve to the lowest labels in both
+    }
+  });
+});
+
+describe('Bm25Index serialization', () => {
+  it('round-trips to identical results, and the copy keeps working', () => {
+    const { docs, doc, queries } = corpus(21, 300);
+    const index = new Bm25Index({ k1: 1.1, b: 0.6, compactRatio: 1 });
+    const live = new Map<number, string[]>();
+    docs.forEach((t, l) => {
+      index.add(l, t);
+      live.set(l, t);
+    });
+    for (let l = 0; l < 300; l += 7) {
+      index.remove(l);
+      live.delete(l);
+    }
+    const before = queries.map((q) => index.search(q, 20));
+    const copy = Bm25Index.deserialize(index.serialize());
+    expect(copy.k1).toBe(1.1);
+    expect(copy.b).toBe(0.6);
+    expect(copy.size).toBe(index.size);
+    expect(queries.map((q) => copy.search(q, 20))).toEqual(before);
+    expect(copy.has(7)).toBe(false);
+    expect(copy.has(8)).toBe(true);
+    // unaligned input is fine
+    const bytes = index.serialize();
+    const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+    shifted.set(bytes);
+    expect(queries.map((q) => Bm25Index.deserialize(shifted).search(q, 20))).toEqual(before);
+    // mutate the copy: still equal to a fresh build
+    for (let l = 1; l < 300; l += 5) {
+      copy.remove(l);
+      live.delete(l);
+    }
+    const t = doc();
+    copy.add(3, t);
+    live.set(3, t);
+    const expected = new Bm25Index({ k1: 1.1, b: 0.6 });
+    for (const [l, tokens] of [...live].sort((a, b) => a[0] - b[0])) expected.add(l, tokens);
+    expectSameResults(copy, expected, queries);
+  });
+
+  it('rejects bytes that are not an index', () => {
+    expect(() => Bm25Index.deserialize(new Uint8Array(4))).toThrow(/too short/);
+    expect(() => Bm25Index.deserialize(new Uint8Array(64))).toThrow(/bad magic/);
+    const bytes = new Bm25Index().serialize();
+    const err = (() => {
+      try {
+        Bm25Index.deserialize(bytes.subarray(0, bytes.length - 1));
+      } catch (e) {
+        return e as RagError;
+      }
+    })();
+    expect(err?.code).toBe('CORRUPT');
+    expect(Bm25Index.deserialize(bytes).size).toBe(0);
+  });
+});
+
+const cranfield = datasetDir('cranfield');
+if (!cranfield) console.warn('cranfield dataset not found (set LAB_DATASETS or add ../shared/datasets/cranfield): skipping');
+
+describe.skipIf(!cranfield)('Bm25Index on Cranfield', () => {
+  it('reaches nDCG@10 >= 0.37 with the default analyzer and parameters', async () => {
+    const { docs, queries, qrels } = await loadBeir(cranfield!);
+    const index = new Bm25Index();
+    docs.forEach((d, label) => index.add(label, defaultAnalyzer.analyze(`${d.title ?? ''} ${d.text}`)));
+    const judged = judgedQueries(queries, qrels);
+    expect(judged).toHaveLength(225);
+    let ndcg = 0;
+    let recall = 0;
+    let mrr = 0;
+    for (const q of judged) {
+      const ranked = index.search(defaultAnalyzer.analyze(q.text), 100).map((h) => docs[h.label].id);
+      const grades = qrels.get(q.id)!;
+      ndcg += ndcgAt(10, ranked, grades);
+      recall += recallAt(100, ranked, grades);
+      mrr += mrrAt(10, ranked, grades);
+    }
+    const n = judged.length;
+    console.log(
+      `Cranfield BM25 k1=${index.k1} b=${index.b}: nDCG@10 ${(ndcg / n).toFixed(4)}, Recall@100 ${(recall / n).toFixed(4)}, MRR@10 ${(mrr / n).toFixed(4)}`,
+    );
+    expect(ndcg / n).toBeGreaterThanOrEqual(0.37);
+    expect(recall / n).toBeGreaterThanOrEqual(0.7);
+  });
+});

@@ -1,0 +1,160 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadGlove } from '../embed/glove-cache.ts';
+import { isRagError } from '../errors.ts';
+import { gaussian, mulberry32 } from '../util/random.ts';
+import { FlatIndex } from './flat.ts';
+import { HnswIndex } from './hnsw.ts';
+
+const DIM = 32;
+
+/** Seeded clustered gaussian data: 20 centres, points scattered around them (what real embeddings look like). */
+function clustered(n: number, seed: number): Float32Array[] {
+  const g = gaussian(mulberry32(seed));
+  const centres = Array.from({ length: 20 }, () => Float32Array.from({ length: DIM }, g));
+  return Array.from({ length: n }, (_, i) => {
+    const c = centres[i % centres.length];
+    return Float32Array.from({ length: DIM }, (_, j) => c[j] + 0.4 * g());
+  });
+}
+
+function recallAt(k: number, ann: HnswIndex, exact: FlatIndex, queries: Float32Array[]): number {
+  let hit = 0;
+  for (const q of queries) {
+    const truth = new Set(exact.search(q, k).map((h) => h.label));
+    for (const h of ann.search(q, k)) if (truth.has(h.label)) hit++;
+  }
+  return hit / (k * queries.length);
+}
+
+describe('HnswIndex', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('reaches recall@10 >= 0.95 against exact search on 20k GloVe word vectors (held-out words as queries)', async () => {
+    const glove = await loadGlove();
+    // ann-benchmarks glove-100 style: the 21,000 most frequent words, every 21st held out as a query.
+    const data: Float32Array[] = [];
+    const labels: number[] = [];
+    const queries: Float32Array[] = [];
+    for (let r = 0; r < 21_000; r++) {
+      const v = glove.vectors.subarray(r * 100, (r + 1) * 100);
+      if (r % 21 === 20) queries.push(v);
+      else {
+        data.push(v);
+        labels.push(r);
+      }
+    }
+    expect(data.length).toBe(20_000);
+    const ann = new HnswIndex({ dim: 100 });
+    ann.add(labels, data);
+    const exact = new FlatIndex({ dim: 100 });
+    exact.add(labels, data);
+    const recall = recallAt(10, ann, exact, queries);
+    expect(recall).toBeGreaterThanOrEqual(0.95);
+    // Scores are cosine similarities, like FlatIndex's.
+    const q = queries[0];
+    const [a] = ann.search(q, 1);
+    const [e] = exact.search(q, 1);
+    if (a.label === e.label) expect(a.score).toBeCloseTo(e.score, 4);
+  }, 180_000);
+
+  it('grows past its initial capacity', () => {
+    const vecs = clustered(1000, 1);
+    const idx = new HnswIndex({ dim: DIM, initialCapacity: 10 });
+    idx.add(vecs.slice(0, 5).map((_, i) => i), vecs.slice(0, 5));
+    for (let i = 5; i < 1000; i += 100) {
+      const batch = vecs.slice(i, i + 100);
+      idx.add(batch.map((_, j) => i + j), batch);
+    }
+    expect(idx.size).toBe(1000);
+    expect(idx.capacity).toBeGreaterThanOrEqual(1000);
+    expect(idx.search(vecs[777], 1)[0].label).toBe(777);
+  });
+
+  it('never returns deleted labels, and a deleted label can be added again', () => {
+    const vecs = clustered(600, 2);
+    const idx = new HnswIndex({ dim: DIM, initialCapacity: 64 });
+    idx.add(vecs.map((_, i) => i), vecs);
+    const gone = new Set(vecs.map((_, i) => i).filter((i) => i % 2 === 1));
+    idx.remove([...gone, 5000]);
+    expect(idx.size).toBe(300);
+    for (let i = 0; i < vecs.length; i += 7) {
+      for (const h of idx.search(vecs[i], 20)) expect(gone.has(h.label)).toBe(false);
+    }
+    // k is clamped to live vectors
+    expect(idx.search(vecs[0], 10_000)).toHaveLength(300);
+    // re-add a deleted label with a new vector
+    idx.add([1], [vecs[2]]);
+    expect(idx.size).toBe(301);
+    const labels = idx.search(vecs[2], 2).map((h) => h.label).sort((a, b) => a - b);
+    expect(labels).toEqual([1, 2]);
+  });
+
+  it('add with a live label replaces its vector', () => {
+    const vecs = clustered(200, 3);
+    const idx = new HnswIndex({ dim: DIM });
+    idx.add(vecs.map((_, i) => i), vecs);
+    const fresh = Float32Array.from({ length: DIM }, (_, j) => (j % 2 ? 5 : -5));
+    idx.add([10], [fresh]);
+    expect(idx.size).toBe(200);
+    const [top] = idx.search(fresh, 1);
+    expect(top.label).toBe(10);
+    expect(top.score).toBeCloseTo(1, 5);
+  });
+
+  it('applies the filter during search', () => {
+    const vecs = clustered(800, 4);
+    const idx = new HnswIndex({ dim: DIM });
+    idx.add(vecs.map((_, i) => i), vecs);
+    const mult3 = (l: number) => l % 3 === 0;
+    for (let i = 0; i < 800; i += 50) {
+      const hits = idx.search(vecs[i], 10, mult3);
+      expect(hits.length).toBe(10);
+      expect(hits.every((h) => mult3(h.label))).toBe(true);
+    }
+  });
+
+  it('saves and loads: same results, same size, deletes and efSearch survive', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hnsw-test-'));
+    dirs.push(dir);
+    const vecs = clustered(1500, 5);
+    const idx = new HnswIndex({ dim: DIM, initialCapacity: 100 });
+    idx.add(vecs.map((_, i) => i), vecs);
+    idx.remove([0, 1, 2, 3]);
+    idx.setEfSearch(40);
+    const file = join(dir, 'h.idx');
+    await idx.save(file);
+    const back = new HnswIndex({ dim: DIM });
+    await back.load(file);
+    expect(back.size).toBe(1496);
+    expect(back.ef).toBe(40);
+    const queries = clustered(30, 6);
+    for (const q of queries) expect(back.search(q, 10)).toEqual(idx.search(q, 10));
+    for (let i = 0; i < 4; i++) expect(back.search(vecs[i], 5).some((h) => h.label < 4)).toBe(false);
+    back.add([0], [vecs[0]]);
+    expect(back.search(vecs[0], 1)[0].label).toBe(0);
+  });
+
+  it('rejects a wrong dimension with RagError INVALID_INPUT', async () => {
+    const idx = new HnswIndex({ dim: DIM });
+    expect(() => idx.add([1], [new Float32Array(DIM - 1)])).toThrow(/dim 31, index has dim 32/);
+    try {
+      idx.search(new Float32Array(5), 3);
+      expect.unreachable();
+    } catch (err) {
+      expect(isRagError(err, 'INVALID_INPUT')).toBe(true);
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'hnsw-test-'));
+    dirs.push(dir);
+    const small = new HnswIndex({ dim: 4 });
+    small.add([1], [new Float32Array([1, 0, 0, 0])]);
+    await small.save(join(dir, 's.idx'));
+    await expect(idx.load(join(dir, 's.idx'))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(idx.load(join(dir, 'missing.idx'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

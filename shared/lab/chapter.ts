@@ -1,0 +1,166 @@
+/**
+ * The chapter runner behind `npm run tN`: finds the chapter's lessons (`tN_<chapter>/NN-<lesson>/<lesson>.bench.ts`, default export made
+ * with `defineLesson`), runs them one after another, prints a table per lesson and merges the results into
+ * `reports/<run-id>/results.json`.
+ *
+ * Usage from `tN_<chapter>/index.ts`:
+ *
+ *     import { runChapter } from '../shared/lab/chapter.ts';
+ *     await runChapter(import.meta.url);
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fail, parseCli, UsageError } from './cli-args.ts';
+import { collectEnv, formatEnvLines, gitState, isValidRunId, makeRunId } from './env.ts';
+import type { LessonDefinition } from './lesson.ts';
+import { CHAPTERS, discoverLessons, findLesson, LessonLookupError, REPO_ROOT, type LessonRef } from './lessons.ts';
+import { readResults, RESULTS_SCHEMA, ResultsError, resultsFile, saveResults, type LessonResult, type RunResults } from './results.ts';
+import { runLesson, type Mode } from './runner.ts';
+import { renderLessonText } from './table.ts';
+
+/** Where runs are written: `reports/` at the repo root, or `LAB_REPORTS_DIR`. */
+export function reportsDir(): string {
+  return process.env.LAB_REPORTS_DIR ? path.resolve(process.env.LAB_REPORTS_DIR) : path.join(REPO_ROOT, 'reports');
+}
+
+function help(key: string, dir: string): string {
+  return `
+Usage: npm run ${key} -- [options]
+
+Runs the benchmarks of ${dir}: every lesson's variants, interleaved, with ratios to the baseline measured in the
+same run. Tables go to stdout (stderr with --json); progress to stderr.
+
+Options:
+  --only <lesson>   run one lesson: '09-vector-math', 'vector-math' or '${key}/09-vector-math'
+  --quick           small sizes and short rounds (a few seconds per lesson)
+  --json            print the results JSON on stdout
+  --run-id <id>     add to this run (default: a new id like 2026-11-25T20-15-03Z-1a2b3c4)
+  -h, --help        show this help
+
+Results: reports/<run-id>/results.json (then \`npm run report\`).
+Exit codes: 0 ok or skipped, 1 a lesson or variant failed, 2 bad usage.`;
+}
+
+function isLessonDefinition(x: unknown): x is LessonDefinition {
+  if (typeof x !== 'object' || x === null) return false;
+  const d = x as Record<string, unknown>;
+  return (
+    typeof d.id === 'string' &&
+    typeof d.title === 'string' &&
+    typeof d.setup === 'function' &&
+    typeof d.variants === 'object' &&
+    d.variants !== null &&
+    typeof d.sizes === 'object' &&
+    d.sizes !== null
+  );
+}
+
+/** Import a lesson's bench file and check its default export. */
+export async function loadLesson(ref: LessonRef): Promise<LessonDefinition> {
+  if (!ref.bench) throw new Error(`${ref.id} has no *.bench.ts`);
+  const mod = (await import(pathToFileURL(ref.bench).href)) as { default?: unknown };
+  if (!isLessonDefinition(mod.default)) {
+    throw new Error(`${path.basename(ref.bench)} must \`export default defineLesson({ id, title, sizes, setup, variants })\``);
+  }
+  return mod.default;
+}
+
+function failedStub(ref: LessonRef, mode: Mode, reason: string): LessonResult {
+  return {
+    id: ref.id,
+    chapter: ref.chapter,
+    title: ref.dir,
+    status: 'failed',
+    reason,
+    mode,
+    size: null,
+    baseline: 'before',
+    options: { rounds: 0, time: 0, warmupTime: 0, iterations: 0, memory: false },
+    variants: [],
+    curves: [],
+    metrics: [],
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+  };
+}
+
+export async function runChapter(indexUrl: string, argv: string[] = process.argv.slice(2)): Promise<void> {
+  const chapterDir = path.basename(path.dirname(fileURLToPath(indexUrl)));
+  const chapter = CHAPTERS.find((c) => c.dir === chapterDir);
+  if (!chapter) fail(`${chapterDir} is not a known chapter folder`);
+  const { values } = parseCli(
+    argv,
+    {
+      only: { type: 'string' },
+      quick: { type: 'boolean' },
+      json: { type: 'boolean' },
+      'run-id': { type: 'string' },
+    },
+    help(chapter.key, chapter.dir),
+  );
+  const mode: Mode = values.quick ? 'quick' : 'full';
+  const json = values.json ?? false;
+  const out = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`);
+  const log = (s: string) => process.stderr.write(`  · ${s}\n`);
+
+  try {
+    const all = discoverLessons(REPO_ROOT, chapter.key).filter((r) => r.bench);
+    let selected = all;
+    if (values.only !== undefined) {
+      const q = values.only;
+      // A full id of another chapter is a mistake worth naming.
+      const other = q.includes('/') ? q.split('/')[0] : undefined;
+      if (other && other !== chapter.key && other !== chapter.dir) {
+        throw new UsageError(`--only ${q} names another chapter; this is ${chapter.key}. Known lessons: ${all.map((r) => r.id).join(', ') || '(none yet)'}`);
+      }
+      selected = [findLesson(q, all)];
+    }
+    if (values['run-id'] !== undefined && !isValidRunId(values['run-id'])) {
+      throw new UsageError(`--run-id "${values['run-id']}" may only contain letters, digits, '.', '_' and '-'`);
+    }
+    if (selected.length === 0) {
+      out(`${chapter.key} (${chapter.title}): no lessons yet — nothing to run.`);
+      return;
+    }
+
+    const now = new Date();
+    const env = collectEnv(REPO_ROOT, mode, now);
+    const runId = values['run-id'] ?? makeRunId(now, gitState(REPO_ROOT).commit);
+    // Adding to an existing run: make sure its results file is usable before spending minutes measuring.
+    const existing = resultsFile(reportsDir(), runId);
+    if (fs.existsSync(existing)) readResults(existing);
+    out(`# ${chapter.key} — ${chapter.title}`);
+    for (const l of formatEnvLines(env)) out(l);
+    out('');
+
+    const lessons: LessonResult[] = [];
+    for (const ref of selected) {
+      let result: LessonResult;
+      try {
+        const def = await loadLesson(ref);
+        if (def.id !== ref.id) log(`warning: ${ref.bench} declares id "${def.id}", using its folder id "${ref.id}"`);
+        result = await runLesson({ ...def, id: ref.id }, { mode, log });
+      } catch (err) {
+        result = failedStub(ref, mode, `could not run: ${(err as Error).message}`);
+      }
+      lessons.push(result);
+      out(renderLessonText(result));
+      out('');
+    }
+
+    const incoming: RunResults = { schema: RESULTS_SCHEMA, runId, env, lessons };
+    const { file } = saveResults(reportsDir(), incoming);
+    process.stderr.write(`results: ${path.relative(process.cwd(), file)}  (report: npm run report -- --run ${runId})\n`);
+    if (json) process.stdout.write(`${JSON.stringify(incoming, null, 2)}\n`);
+
+    const failed = lessons.filter((l) => l.status === 'failed');
+    if (failed.length > 0) {
+      process.stderr.write(`${failed.length} lesson(s) failed: ${failed.map((l) => l.id).join(', ')}\n`);
+      process.exitCode = 1;
+    }
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof LessonLookupError || err instanceof ResultsError) fail(err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,51 @@
+/** Build a run's report (index.html + REPORT.md) from its results, optionally compared with an earlier run. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RunResults } from '../results.ts';
+import { curveSpec, latencySpec, renderSvg, speedupSpec } from './charts.ts';
+import { compareRuns, type RunComparison } from './compare.ts';
+import { renderHtml, type ChartSet } from './html.ts';
+import { renderMarkdown } from './markdown.ts';
+
+export interface BuiltReport {
+  html: string;
+  markdown: string;
+  comparison?: RunComparison;
+}
+
+export async function renderCharts(results: RunResults): Promise<ChartSet> {
+  const charts: ChartSet = { latency: new Map(), curves: new Map() };
+  const sp = speedupSpec(results.lessons);
+  if (sp) charts.speedup = await renderSvg(sp);
+  for (const l of results.lessons) {
+    const lat = latencySpec(l);
+    if (lat) charts.latency.set(l.id, await renderSvg(lat));
+    const m = new Map<string, string>();
+    for (const c of l.curves) {
+      const spec = curveSpec(c);
+      if (spec) m.set(c.id, await renderSvg(spec));
+    }
+    charts.curves.set(l.id, m);
+  }
+  return charts;
+}
+
+export async function buildReport(results: RunResults, previous?: RunResults): Promise<BuiltReport> {
+  const comparison = previous ? compareRuns(results, previous) : undefined;
+  const charts = await renderCharts(results);
+  return {
+    html: renderHtml(results, charts, comparison),
+    markdown: renderMarkdown(results, comparison),
+    ...(comparison ? { comparison } : {}),
+  };
+}
+
+/** Write index.html and REPORT.md next to the run's results.json; returns their paths. */
+export function writeReport(dir: string, report: BuiltReport): { html: string; markdown: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const html = path.join(dir, 'index.html');
+  const markdown = path.join(dir, 'REPORT.md');
+  fs.writeFileSync(html, report.html);
+  fs.writeFileSync(markdown, report.markdown);
+  return { html, markdown };
+}

@@ -1,0 +1,161 @@
+/**
+ * Charts for the report: vega-lite specs compiled to vega and rendered to SVG at build time (no browser, no network).
+ * Every chart is a function from results to a spec, so it can be tested without rendering.
+ */
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { Curve } from '../lesson.ts';
+import type { LessonResult } from '../results.ts';
+
+type Spec = vl.TopLevelSpec;
+
+const WIDTH = 560;
+/** Log scales cannot show 0: clamp to one nanosecond. */
+const FLOOR_MS = 1e-6;
+
+const CONFIG = {
+  font: 'system-ui, -apple-system, Segoe UI, Roboto, sans-serif',
+  axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e5e7eb', labelLimit: 360 },
+  legend: { labelFontSize: 11, titleFontSize: 12 },
+  view: { stroke: null },
+} as const;
+
+/** Speed-up of every non-baseline variant over its lesson's baseline, with ±1 standard error bars (log x). */
+export function speedupSpec(lessons: LessonResult[]): Spec | undefined {
+  const rows = lessons.flatMap((l) =>
+    l.variants
+      .filter((v) => v.name !== l.baseline && v.status === 'ok' && v.ratio && v.ratio.value > 0)
+      .map((v) => ({
+        row: `${l.id} · ${v.name}`,
+        lesson: l.id,
+        ratio: v.ratio!.value,
+        lo: Math.max(v.ratio!.value - v.ratio!.error, v.ratio!.value / 100),
+        hi: v.ratio!.value + v.ratio!.error,
+        label: `${v.ratio!.value.toFixed(v.ratio!.value >= 10 ? 1 : 2)}×`,
+      })),
+  );
+  if (rows.length === 0) return undefined;
+  const x = { type: 'log' as const, nice: false };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    width: WIDTH,
+    height: { step: 26 },
+    config: CONFIG,
+    data: { values: rows },
+    layer: [
+      {
+        mark: { type: 'rule', color: '#9ca3af', strokeDash: [4, 3] },
+        data: { values: [{ one: 1 }] },
+        encoding: { x: { field: 'one', type: 'quantitative', scale: x } },
+      },
+      {
+        mark: { type: 'rule', strokeWidth: 2 },
+        encoding: {
+          y: { field: 'row', type: 'nominal', title: null, sort: null },
+          x: { field: 'lo', type: 'quantitative', scale: x, title: 'speed-up over the baseline (×, log scale; > 1 is faster)' },
+          x2: { field: 'hi' },
+          color: { field: 'lesson', type: 'nominal', legend: null },
+        },
+      },
+      {
+        mark: { type: 'point', filled: true, size: 70 },
+        encoding: {
+          y: { field: 'row', type: 'nominal', sort: null },
+          x: { field: 'ratio', type: 'quantitative', scale: x },
+          color: { field: 'lesson', type: 'nominal', legend: null },
+        },
+      },
+      {
+        mark: { type: 'text', align: 'left', dx: 8, dy: -8, fontSize: 11, color: '#374151' },
+        encoding: {
+          y: { field: 'row', type: 'nominal', sort: null },
+          x: { field: 'ratio', type: 'quantitative', scale: x },
+          text: { field: 'label' },
+        },
+      },
+    ],
+  } as Spec;
+}
+
+/** Latency distribution per variant of one lesson: min–max (thin), p50–p99 (thick), p50 (dot), mean (tick). */
+export function latencySpec(lesson: LessonResult): Spec | undefined {
+  const rows = lesson.variants
+    .filter((v) => v.status === 'ok' && v.stats)
+    .map((v) => {
+      const s = v.stats!;
+      const c = (x: number) => Math.max(x, FLOOR_MS);
+      return { variant: v.name, min: c(s.min), p50: c(s.p50), mean: c(s.mean), p99: c(s.p99), max: c(s.max) };
+    });
+  if (rows.length === 0) return undefined;
+  const x = { type: 'log' as const, nice: false };
+  const y = { field: 'variant', type: 'nominal' as const, title: null, sort: null };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    width: WIDTH,
+    height: { step: 28 },
+    config: CONFIG,
+    data: { values: rows },
+    layer: [
+      {
+        mark: { type: 'rule', color: '#9ca3af' },
+        encoding: { y, x: { field: 'min', type: 'quantitative', scale: x, title: 'latency per call (ms, log scale)' }, x2: { field: 'max' } },
+      },
+      {
+        mark: { type: 'rule', strokeWidth: 6, color: '#93c5fd' },
+        encoding: { y, x: { field: 'p50', type: 'quantitative', scale: x }, x2: { field: 'p99' } },
+      },
+      {
+        mark: { type: 'point', filled: true, size: 60, color: '#1d4ed8' },
+        encoding: { y, x: { field: 'p50', type: 'quantitative', scale: x } },
+      },
+      {
+        mark: { type: 'tick', thickness: 2, size: 18, color: '#dc2626' },
+        encoding: { y, x: { field: 'mean', type: 'quantitative', scale: x } },
+      },
+    ],
+  } as Spec;
+}
+
+/** A curve a lesson declared: one coloured line per series, optional point labels. */
+export function curveSpec(curve: Curve): Spec | undefined {
+  const points = curve.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!curve.xLog || p.x > 0));
+  if (points.length === 0) return undefined;
+  const x = {
+    field: 'x',
+    type: 'quantitative' as const,
+    title: curve.xLabel,
+    scale: curve.xLog ? { type: 'log' as const, nice: false } : { zero: false },
+  };
+  const y = { field: 'y', type: 'quantitative' as const, title: curve.yLabel, scale: { zero: false } };
+  const color = { field: 'series', type: 'nominal' as const, title: null };
+  const layers: unknown[] = [
+    { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color, order: { field: 'x', type: 'quantitative' } } },
+    { mark: { type: 'point', filled: true, size: 50 }, encoding: { x, y, color } },
+  ];
+  if (points.some((p) => p.label)) {
+    layers.push({
+      mark: { type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 10, color: '#374151' },
+      encoding: { x, y, text: { field: 'label' } },
+    });
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    width: WIDTH,
+    height: 280,
+    config: CONFIG,
+    data: { values: points.map((p) => ({ ...p, label: p.label ?? '' })) },
+    layer: layers,
+  } as Spec;
+}
+
+/** Compile and render to an SVG string suitable for inlining in HTML (namespace attributes dropped: HTML adds them). */
+export async function renderSvg(spec: Spec): Promise<string> {
+  const compiled = vl.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG();
+    return svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, '').replace(/\s+xlink:href=/g, ' href=');
+  } finally {
+    view.finalize();
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Tables in the style of hyperfine's markdown export and undici's benchmark output: slowest first, mean ± σ, a
+ * tolerance column, and the speed relative to the baseline measured in the same run.
+ */
+import type { LessonResult, VariantResult } from './results.ts';
+import { describeSpeedup, type Ratio } from './stats.ts';
+
+/** Pick one unit for a set of durations (ms in, "12.3 ms" / "840 µs" / "95 ns" / "1.20 s" out). */
+export function timeUnit(ms: number): { unit: string; scale: number } {
+  const a = Math.abs(ms);
+  if (a >= 1000) return { unit: 's', scale: 1 / 1000 };
+  if (a >= 1) return { unit: 'ms', scale: 1 };
+  if (a >= 0.001) return { unit: 'µs', scale: 1000 };
+  return { unit: 'ns', scale: 1e6 };
+}
+
+/** Three significant digits, no exponent. */
+export function sig3(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  if (a === 0) return '0';
+  return x.toPrecision(3);
+}
+
+export function formatMs(ms: number): string {
+  const { unit, scale } = timeUnit(ms);
+  return `${sig3(ms * scale)} ${unit}`;
+}
+
+/** "12.3 ms ± 0.40 ms": σ in the mean's unit so the two read together. */
+export function formatMeanSd(mean: number, sd: number): string {
+  const { unit, scale } = timeUnit(mean);
+  return `${sig3(mean * scale)} ${unit} ± ${sig3(sd * scale)} ${unit}`;
+}
+
+export function formatOps(ops: number): string {
+  if (!Number.isFinite(ops)) return '∞';
+  if (ops >= 1e6) return `${(ops / 1e6).toFixed(2)}M`;
+  if (ops >= 1e4) return `${(ops / 1e3).toFixed(1)}k`;
+  return ops >= 100 ? ops.toFixed(0) : ops.toFixed(1);
+}
+
+export function formatBytes(b: number): string {
+  const sign = b < 0 ? '-' : '';
+  const a = Math.abs(b);
+  if (a >= 1024 ** 3) return `${sign}${(a / 1024 ** 3).toFixed(2)} GB`;
+  if (a >= 1024 ** 2) return `${sign}${(a / 1024 ** 2).toFixed(1)} MB`;
+  if (a >= 1024) return `${sign}${(a / 1024).toFixed(1)} kB`;
+  return `${sign}${a.toFixed(0)} B`;
+}
+
+/** The Relative ± cell: speed-up over the baseline, "1.00" for the baseline itself. */
+export function formatRatio(r: Ratio | undefined, isBaseline: boolean): string {
+  if (isBaseline) return '1.00';
+  if (!r) return '–';
+  const digits = r.value >= 10 ? 1 : 2;
+  return `${r.value.toFixed(digits)}× ± ${r.error.toFixed(digits)}`;
+}
+
+/** "after is 12.4× ± 0.6 faster than before". */
+export function summaryLine(variant: string, r: Ratio, baseline: string): string {
+  const d = describeSpeedup(r);
+  const digits = d.factor >= 10 ? 1 : 2;
+  return `${variant} is ${d.factor.toFixed(digits)}× ± ${d.error.toFixed(digits)} ${d.direction} than ${baseline}`;
+}
+
+/** Variants slowest first (undici style), failed ones last. */
+export function orderVariants(variants: VariantResult[]): VariantResult[] {
+  return [...variants].sort((a, b) => {
+    if (a.status !== b.status) return a.status === 'failed' ? 1 : -1;
+    return (b.stats?.mean ?? 0) - (a.stats?.mean ?? 0);
+  });
+}
+
+export const TABLE_HEADER = ['Variant', 'Mean ± σ', 'p99', 'ops/s', '± rme', 'Samples', 'Relative ±'];
+
+/** Row cells for one variant (failed variants carry their message in the second cell). */
+export function variantCells(v: VariantResult, baseline: string): string[] {
+  const name = v.name === baseline ? `${v.name} (baseline)` : v.name;
+  if (v.status === 'failed' || !v.stats) return [name, `FAILED: ${v.error ?? 'unknown error'}`, '', '', '', '', ''];
+  const s = v.stats;
+  return [
+    name,
+    formatMeanSd(s.mean, s.sd),
+    formatMs(s.p99),
+    formatOps(s.opsPerSec),
+    `±${s.rme.toFixed(2)}%`,
+    String(s.samples),
+    formatRatio(v.ratio, v.name === baseline),
+  ];
+}
+
+/** Align columns with box-drawing separators for a terminal. */
+export function renderTextTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `│ ${cells.map((c, i) => (c ?? '').padEnd(widths[i])).join(' │ ')} │`;
+  const rule = (l: string, m: string, r: string) => `${l}${widths.map((w) => '─'.repeat(w + 2)).join(m)}${r}`;
+  return [rule('┌', '┬', '┐'), line(header), rule('├', '┼', '┤'), ...rows.map(line), rule('└', '┴', '┘')].join('\n');
+}
+
+export function escapeMd(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function renderMarkdownTable(header: string[], rows: string[][], align?: Array<'l' | 'r'>): string {
+  const sep = header.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : ':---'));
+  return [header, sep, ...rows].map((r) => `| ${r.map((c) => escapeMd(c ?? '')).join(' | ')} |`).join('\n');
+}
+
+/** Summary lines: every successful non-baseline variant against the baseline. */
+export function summaryLines(lesson: LessonResult): string[] {
+  return lesson.variants
+    .filter((v) => v.name !== lesson.baseline && v.status === 'ok' && v.ratio)
+    .map((v) => summaryLine(v.name, v.ratio!, lesson.baseline));
+}
+
+/** The whole terminal block for one lesson. */
+export function renderLessonText(lesson: LessonResult): string {
+  const head = `${lesson.id} — ${lesson.title}  [${lesson.mode}]`;
+  if (lesson.status === 'skipped') return `${head}\n  skipped: ${lesson.reason ?? ''}`;
+  const out = [head];
+  if (lesson.workload) out.push(`  workload: ${lesson.workload}`);
+  out.push(
+    `  ${lesson.options.rounds} interleaved rounds × ≥${lesson.options.time} ms per variant; ± rme = 95% CI of the mean; Relative = speed-up over ${lesson.baseline} ± 1 s.e.`,
+  );
+  if (lesson.variants.length > 0) {
+    out.push(renderTextTable(TABLE_HEADER, orderVariants(lesson.variants).map((v) => variantCells(v, lesson.baseline))));
+  }
+  for (const l of summaryLines(lesson)) out.push(`  ${l}`);
+  const mem = lesson.variants.filter((v) => v.memory);
+  if (mem.length > 0) {
+    out.push(
+      renderTextTable(
+        ['Variant', 'Heap Δ/round', 'RSS Δ/round', 'GC count', 'GC pause'],
+        mem.map((v) => [
+          v.name,
+          formatBytes(v.memory!.heapDelta),
+          formatBytes(v.memory!.rssDelta),
+          String(v.memory!.gcCount),
+          formatMs(v.memory!.gcPauseMs),
+        ]),
+      ),
+    );
+  }
+  for (const m of lesson.metrics) {
+    out.push(`  ${m.variant ? `[${m.variant}] ` : ''}${m.name}: ${sig3(m.value)} ${m.unit}${m.note ? ` (${m.note})` : ''}`);
+  }
+  for (const c of lesson.curves) out.push(`  curve "${c.title}": ${c.points.length} points (drawn in the report)`);
+  if (lesson.status === 'failed') out.push(`  FAILED: ${lesson.reason ?? ''}`);
+  return out.join('\n');
+}
