@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { extractiveAnswer, type Answer, type ExtractiveOptions } from './answer/extractive.ts';
 import { completeChat, llmConfigFromEnv, type LlmConfig } from './answer/llm.ts';
 import { chunkDocument, validateDoc } from './corpus/chunk.ts';
-import { createDefaultEmbedder } from './embed/sif.ts';
+import { createDefaultEmbedder, isZeroVector } from './embed/sif.ts';
 import { RagError } from './errors.ts';
 import { Bm25Index } from './index/bm25.ts';
 import { FlatIndex } from './index/flat.ts';
@@ -41,7 +41,7 @@ export interface EngineConfig {
   /** Embedder; default: SIF-weighted GloVe-100 (`createDefaultEmbedder`). */
   embedder?: Embedder;
   vector?: VectorIndexConfig;
-  /** BM25 parameters. Defaults k1 = 0.9, b = 0.4 (see shared/index/bm25.ts). */
+  /** BM25 parameters. Defaults k1 = 1.2, b = 0.75 (see shared/index/bm25.ts). */
   bm25?: { k1?: number; b?: number };
   /** Chunking bounds in tokens. Defaults maxTokens 200, overlapTokens 40. */
   chunk?: { maxTokens?: number; overlapTokens?: number };
@@ -63,7 +63,7 @@ export interface EngineConfig {
  * Hybrid defaults, tuned on Cranfield only: weighted normalised-score fusion with BM25 weighted above the dense
  * list (see README "Retrieval quality").
  */
-export const DEFAULT_FUSION: Required<FusionOptions> = { method: 'weighted', rrfK: 60, weights: [1, 0.5] };
+export const DEFAULT_FUSION: Required<FusionOptions> = { method: 'weighted', rrfK: 60, weights: [1, 0.3] };
 
 export const LIMITS = { maxQueryChars: 4096, maxK: 1000, maxDocChars: 5_000_000 } as const;
 
@@ -270,7 +270,7 @@ export class Engine {
       const [vector] = await this.embedder.embed([text]);
       timings.embed = performance.now() - t;
       t = performance.now();
-      denseHits = isZero(vector) ? [] : this.vectors.search(vector, depth, labelFilter);
+      denseHits = isZeroVector(vector) ? [] : this.vectors.search(vector, depth, labelFilter);
       timings.dense = performance.now() - t;
     }
 
@@ -414,11 +414,6 @@ function serializableConfig(c: EngineConfig): EngineConfig {
 /** The text a chunk is indexed and embedded under: its document title, then its own text. */
 export function indexText(c: Chunk): string {
   return c.title ? `${c.title}\n${c.text}` : c.text;
-}
-
-function isZero(v: Float32Array): boolean {
-  for (let i = 0; i < v.length; i++) if (v[i] !== 0) return false;
-  return true;
 }
 
 function validateQuery(text: unknown, opts: QueryOptions) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RagError } from '../errors.ts';
 import { judgedQueries, loadBeir } from './beir.ts';
-import { datasetDir } from './testdata.ts';
+import { findDataset } from '../util/paths.ts';
 
 describe('loadBeir on a tiny fixture', () => {
   let dir: string;
@@ -66,7 +66,7 @@ describe('loadBeir on a tiny fixture', () => {
   });
 });
 
-const cranfield = datasetDir('cranfield');
+const cranfield = findDataset('cranfield');
 if (!cranfield) console.warn('cranfield dataset not found (set LAB_DATASETS or add ../shared/datasets/cranfield): skipping');
 
 describe.skipIf(!cranfield)('loadBeir on Cranfield', () => {

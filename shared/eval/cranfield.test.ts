@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBeir } from '../corpus/beir.ts';
 import { createEngine, type Engine } from '../engine.ts';
 import type { Qrels, Query } from '../types.ts';
-import { findDataset, datasetsDir } from './datasets.ts';
+import { datasetsDir, findDataset } from '../util/paths.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 
 const dir = findDataset('cranfield');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgedQueries, loadBeir } from '../corpus/beir.ts';
-import { datasetDir } from '../corpus/testdata.ts';
+import { findDataset } from '../util/paths.ts';
 import { RagError } from '../errors.ts';
 import { mrrAt, ndcgAt, recallAt } from '../eval/metrics.ts';
 import { defaultAnalyzer } from '../text/analyzer.ts';
@@ -189,7 +189,7 @@ describe('Bm25Index serialization', () => {
   });
 });
 
-const cranfield = datasetDir('cranfield');
+const cranfield = findDataset('cranfield');
 if (!cranfield) console.warn('cranfield dataset not found (set LAB_DATASETS or add ../shared/datasets/cranfield): skipping');
 
 describe.skipIf(!cranfield)('Bm25Index on Cranfield', () => {

@@ -6,7 +6,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 export interface ChapterInfo {
   key: string;
@@ -22,7 +21,8 @@ export const CHAPTERS: ChapterInfo[] = [
 ];
 
 /** The repository root (two levels above this file). */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { REPO_ROOT } from '../util/paths.ts';
+import { REPO_ROOT } from '../util/paths.ts';
 
 export interface LessonRef {
   /** 't1/09-vector-math' */
