@@ -114,6 +114,8 @@ export interface IngestResult {
   /** Documents that replaced an earlier version with the same id. */
   replaced: number;
   ms: number;
+  /** Milliseconds per stage: chunking, fitting the embedder (first batch only), embedding, BM25, vector index. */
+  stages: { chunk: number; fit: number; embed: number; bm25: number; vectors: number };
 }
 
 export interface EngineStats {
@@ -191,21 +193,29 @@ export class Engine {
       }
       byId.set(doc.id, doc); // last version in a batch wins
     });
+    const stages = { chunk: 0, fit: 0, embed: 0, bm25: 0, vectors: 0 };
+    let t = performance.now();
     const chunks: Chunk[] = [];
     for (const doc of byId.values()) chunks.push(...chunkDocument(doc, this.config.chunk));
     const texts = chunks.map(indexText);
+    stages.chunk = performance.now() - t;
 
     if (!this.state.fitted && this.embedder.fit && texts.length > 0) {
       this.log(`fitting ${this.embedder.name} on ${texts.length} chunks`);
+      t = performance.now();
       await this.embedder.fit(texts);
       this.state.fitted = true;
+      stages.fit = performance.now() - t;
     }
+    t = performance.now();
     // embed everything before touching the indexes: an embedder failure leaves the engine unchanged
     const vectors: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += EMBED_BATCH) {
       vectors.push(...(await this.embedder.embed(texts.slice(i, i + EMBED_BATCH))));
       onProgress?.(Math.min(i + EMBED_BATCH, texts.length), texts.length);
     }
+    stages.embed = performance.now() - t;
+    t = performance.now();
 
     let replaced = 0;
     for (const id of byId.keys()) if (this.removeDocument(id)) replaced++;
@@ -221,8 +231,11 @@ export class Engine {
     });
     // documents without any text produce no chunk but are still known (so remove() finds them)
     for (const id of byId.keys()) if (!this.labelsByDoc.has(id)) this.labelsByDoc.set(id, []);
+    stages.bm25 = performance.now() - t;
+    t = performance.now();
     if (labels.length > 0) this.vectors.add(labels, vectors);
-    return { documents: byId.size, chunks: chunks.length, replaced, ms: performance.now() - t0 };
+    stages.vectors = performance.now() - t;
+    return { documents: byId.size, chunks: chunks.length, replaced, ms: performance.now() - t0, stages };
   }
 
   /** Removes documents by id; returns how many were present. */

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fail, parseCli, UsageError } from './cli-args.ts';
+import { fail, parseCli, UsageError } from '../util/cli.ts';
 import { collectEnv, formatEnvLines, gitState, isValidRunId, makeRunId } from './env.ts';
 import type { LessonDefinition } from './lesson.ts';
 import { CHAPTERS, discoverLessons, findLesson, LessonLookupError, REPO_ROOT, type LessonRef } from './lessons.ts';
@@ -90,14 +90,14 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
   const chapter = CHAPTERS.find((c) => c.dir === chapterDir);
   if (!chapter) fail(`${chapterDir} is not a known chapter folder`);
   const { values } = parseCli(
-    argv,
+    help(chapter.key, chapter.dir),
     {
       only: { type: 'string' },
       quick: { type: 'boolean' },
       json: { type: 'boolean' },
       'run-id': { type: 'string' },
     },
-    help(chapter.key, chapter.dir),
+    argv,
   );
   const mode: Mode = values.quick ? 'quick' : 'full';
   const json = values.json ?? false;

@@ -1,29 +1,43 @@
+/**
+ * The one way the project's commands read their flags: `util.parseArgs` with `strict: true`, `--help` printing the
+ * usage text, and a one-line `error: …` with exit code 2 for anything unknown or malformed (no stack trace for a
+ * typo or a bad input file).
+ */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-/**
- * The one way the project's commands read their flags: strict parsing, `--help` printing the usage text, and a
- * one-line message with exit code 2 for anything unknown or malformed (no stack trace for a typo).
- */
-export function parseCli<T extends NonNullable<ParseArgsConfig['options']>>(
-  usage: string,
-  options: T,
-  argv: string[] = process.argv.slice(2),
-  allowPositionals = false,
-) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
-  } catch (err) {
-    fail(`${(err as Error).message}\n\n${usage}`);
+/** A usage error: the CLI prints `error: <message>` and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
   }
-  if ((parsed.values as { help?: boolean }).help) {
-    process.stdout.write(usage.trimEnd() + '\n');
-    process.exit(0);
-  }
-  return parsed as ReturnType<typeof parseArgs<{ options: T; allowPositionals: boolean; strict: true }>>;
 }
 
-/** Prints `error: <message>` to stderr and exits with code 2 (bad input). */
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parsed flag values: strings for `type: 'string'` options, booleans otherwise; undefined when absent. */
+export type Values<O extends Options> = { [K in keyof O]?: O[K]['type'] extends 'string' ? string : boolean };
+
+export function parseCli<O extends Options>(
+  usage: string,
+  options: O,
+  argv: string[] = process.argv.slice(2),
+  allowPositionals = false,
+): { values: Values<O>; positionals: string[] } {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+  } catch (err) {
+    fail(`${(err as Error).message.split('\n')[0]} (see --help)`);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${usage.trim()}\n`);
+    process.exit(0);
+  }
+  return { values: parsed.values as Values<O>, positionals: parsed.positionals };
+}
+
+/** Prints `error: <message>` to stderr and exits (code 2: bad input). */
 export function fail(message: string, code = 2): never {
   process.stderr.write(`error: ${message}\n`);
   process.exit(code);
@@ -33,16 +47,33 @@ export function fail(message: string, code = 2): never {
 export function numberFlag(name: string, value: string | undefined, fallback: number, check?: (n: number) => boolean): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || (check && !check(n))) fail(`--${name} got "${value}", which is not a valid value`);
+  if (value.trim() === '' || !Number.isFinite(n) || (check && !check(n))) fail(`--${name} got "${value}", which is not a valid value`);
   return n;
 }
 
-/** Runs an async main, turning thrown errors into `error: …` and a non-zero exit (2 for input errors). */
-export function runMain(main: () => Promise<void>): void {
-  main().catch((err: Error & { code?: string }) => {
-    const inputError = err?.code === 'INVALID_INPUT' || err?.code === 'NOT_FOUND' || err?.code === 'CORRUPT';
-    process.stderr.write(`error: ${err?.message ?? String(err)}\n`);
-    if (!inputError && process.env.DEBUG) process.stderr.write(`${err?.stack}\n`);
-    process.exit(inputError ? 2 : 1);
-  });
+/** Engine errors caused by the caller's input (RagError codes): reported in one line, exit 2. */
+const INPUT_ERROR_CODES = new Set(['INVALID_INPUT', 'NOT_FOUND', 'CORRUPT']);
+
+/**
+ * Runs a CLI main. A UsageError, an instance of one of the `known` error classes, or an engine input error becomes
+ * one line and exit 2; anything else keeps its stack and exits 1. A number returned by main is the exit code.
+ */
+export function runMain(main: () => Promise<number | void>, known: Array<new (...a: never[]) => Error> = []): void {
+  main().then(
+    (code) => {
+      process.exitCode = code ?? 0;
+    },
+    (err: unknown) => {
+      const code = (err as { code?: unknown })?.code;
+      if (
+        err instanceof UsageError ||
+        known.some((K) => err instanceof K) ||
+        (typeof code === 'string' && INPUT_ERROR_CODES.has(code))
+      ) {
+        fail((err as Error).message);
+      }
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }

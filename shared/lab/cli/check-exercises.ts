@@ -3,7 +3,7 @@
  * solution (after.ts) must PASS it. Catches an exercise that gives the answer away and a solution that broke.
  */
 import path from 'node:path';
-import { parseCli, runMain } from '../cli-args.ts';
+import { parseCli, runMain } from '../../util/cli.ts';
 import { discoverLessons, REPO_ROOT } from '../lessons.ts';
 import { renderTextTable } from '../table.ts';
 import { runVitest, type FileOutcome } from '../vitest-run.ts';
@@ -22,7 +22,7 @@ function lessonStatus(files: FileOutcome[], tests: string[]): 'pass' | 'fail' {
 }
 
 async function main(): Promise<number> {
-  parseCli(process.argv.slice(2), {}, HELP);
+  parseCli(HELP, {});
   const all = discoverLessons(REPO_ROOT).filter((l) => l.hasExercise);
   if (all.length === 0) {
     process.stdout.write('No lesson has an exercise.ts yet: nothing to check.\n');

@@ -2,7 +2,7 @@
  * `npm run checkpoint -- <lesson|chapter>`: run a lesson's checkpoint against your exercise.ts and say what is left.
  */
 import path from 'node:path';
-import { parseCli, runMain, UsageError } from '../cli-args.ts';
+import { parseCli, runMain, UsageError } from '../../util/cli.ts';
 import { IMPL_MODES, type ImplMode } from '../checkpoint.ts';
 import { discoverLessons, LessonLookupError, REPO_ROOT, resolveTarget } from '../lessons.ts';
 import { runVitest } from '../vitest-run.ts';
@@ -24,7 +24,7 @@ Options:
 Exit codes: 0 all checkpoints pass, 1 some fail, 2 bad usage.`;
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseCli(process.argv.slice(2), { impl: { type: 'string' } }, HELP, true);
+  const { values, positionals } = parseCli(HELP, { impl: { type: 'string' } }, process.argv.slice(2), true);
   if (positionals.length !== 1) {
     throw new UsageError(`name one lesson or chapter, e.g. \`npm run checkpoint -- 09-vector-math\` (got ${positionals.length})`);
   }

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { reportsDir } from '../chapter.ts';
-import { parseCli, runMain } from '../cli-args.ts';
+import { parseCli, runMain } from '../../util/cli.ts';
 import { gitState, makeRunId } from '../env.ts';
 import { CHAPTERS, REPO_ROOT } from '../lessons.ts';
 import { resultsFile } from '../results.ts';
@@ -32,7 +32,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseCli(process.argv.slice(2), { quick: { type: 'boolean' }, compare: { type: 'string' } }, HELP);
+  const { values } = parseCli(HELP, { quick: { type: 'boolean' }, compare: { type: 'string' } });
   const runId = makeRunId(new Date(), gitState(REPO_ROOT).commit);
   const command = `npm run lab${values.quick ? ' -- --quick' : ''}`;
   const env = { ...process.env, LAB_COMMAND: command };

@@ -3,7 +3,7 @@
  */
 import path from 'node:path';
 import { reportsDir } from '../chapter.ts';
-import { parseCli, runMain, UsageError } from '../cli-args.ts';
+import { parseCli, runMain, UsageError } from '../../util/cli.ts';
 import { buildReport, writeReport } from '../report/build.ts';
 import { regressions } from '../report/compare.ts';
 import { listRuns, readResults, resultsFile, ResultsError, runDir } from '../results.ts';
@@ -24,11 +24,11 @@ Options:
 Exit codes: 0 written, 1 regression (with --fail-on-regression), 2 bad usage or unusable results.`;
 
 async function main(): Promise<number> {
-  const { values } = parseCli(
-    process.argv.slice(2),
-    { run: { type: 'string' }, compare: { type: 'string' }, 'fail-on-regression': { type: 'boolean' } },
-    HELP,
-  );
+  const { values } = parseCli(HELP, {
+    run: { type: 'string' },
+    compare: { type: 'string' },
+    'fail-on-regression': { type: 'boolean' },
+  });
   const dir = reportsDir();
   const runs = listRuns(dir);
   const rel = (p: string) => {

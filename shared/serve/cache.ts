@@ -1,0 +1,207 @@
+/**
+ * The service's caches.
+ *
+ * Results cache, two tiers:
+ *   1. an in-process LRU (`lru-cache`) of serialized response bodies, so a hit is a map lookup and a socket write: no
+ *      engine work, no JSON.stringify;
+ *   2. optionally Redis (`REDIS_URL`), shared by every worker of a cluster (and by replicas on other machines).
+ *
+ * Freshness comes from versioned keys. Every key carries the index version, a counter bumped by every acknowledged
+ * write (ingest or delete). A write is acknowledged only after the version it produced is in place, so a request that
+ * arrives after the acknowledgement builds a key with the new version and can never read an answer computed before the
+ * write. A query that began before the write stores its result under the old version, where nobody looks any more.
+ * The Redis keys also carry a namespace (the index lineage: one per started cluster), so two servers restarted from the
+ * same saved index, whose counters both start at 0, never read each other's entries.
+ *
+ * Embedding cache: `CachingEmbedder` wraps the engine's embedder and remembers single-text embeddings (query vectors).
+ * Batches (ingest) pass through. Query vectors do not depend on the index, only on the embedder's fitted state, so
+ * `fit`/`restore` clear it.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Redis } from 'ioredis';
+import type { Metrics } from '../observe/metrics.ts';
+import type { Embedder } from '../types.ts';
+
+export interface ResultsCacheOptions {
+  /** Most cached responses in the in-process tier. Default 20,000. */
+  maxEntries?: number;
+  /** Most bytes (UTF-16 length of the bodies) in the in-process tier. Default 256 MiB. */
+  maxBytes?: number;
+  /** A connected ioredis client for the shared tier, or undefined for memory only. Default undefined. */
+  redis?: Redis;
+  /** Redis key prefix identifying the index lineage. Default: a random id (entries shared by nobody else). */
+  namespace?: string;
+  /** Expiry of Redis entries, in seconds. Default 600. */
+  redisTtlSeconds?: number;
+  /** Give up on a Redis read after this many ms and treat it as a miss. Default 20. */
+  redisTimeoutMs?: number;
+  metrics?: Metrics;
+}
+
+export type CacheTier = 'memory' | 'redis';
+
+export class ResultsCache {
+  private readonly lru: LRUCache<string, string>;
+  private readonly redis: Redis | undefined;
+  private readonly namespace: string;
+  private readonly ttl: number;
+  private readonly redisTimeoutMs: number;
+  private readonly metrics: Metrics | undefined;
+  private _version = 0;
+
+  constructor(opts: ResultsCacheOptions = {}) {
+    this.lru = new LRUCache<string, string>({
+      max: opts.maxEntries ?? 20_000,
+      maxSize: opts.maxBytes ?? 256 * 1024 * 1024,
+      sizeCalculation: (body, key) => body.length + key.length,
+    });
+    this.redis = opts.redis;
+    this.namespace = opts.namespace ?? Math.random().toString(36).slice(2, 10);
+    this.ttl = opts.redisTtlSeconds ?? 600;
+    this.redisTimeoutMs = opts.redisTimeoutMs ?? 20;
+    this.metrics = opts.metrics;
+  }
+
+  /** The index version keys are built with. */
+  get version(): number {
+    return this._version;
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /**
+   * Moves to a new index version (never backwards). Entries of older versions can no longer be read: the in-process
+   * tier is emptied at once (they would only take space), Redis lets them expire.
+   */
+  setVersion(version: number): void {
+    if (version <= this._version) return;
+    this._version = version;
+    this.lru.clear();
+  }
+
+  /** The cache key of a query at the current version: normalised text, k, mode and filter. */
+  key(query: string, k: number, mode: string, filter: unknown): string {
+    const f = filter === undefined || filter === null ? '' : stableStringify(filter);
+    return `${this._version}\u0001${mode}\u0001${k}\u0001${f}\u0001${normalizeQuery(query)}`;
+  }
+
+  /** In-process lookup. Counts a hit or a miss. */
+  get(key: string): string | undefined {
+    const body = this.lru.get(key);
+    if (this.metrics) (body === undefined ? this.metrics.cacheMisses : this.metrics.cacheHits).inc({ cache: 'results', tier: 'memory' });
+    return body;
+  }
+
+  /** Shared-tier lookup (undefined without Redis, on a miss, on an error or after `redisTimeoutMs`). */
+  async getShared(key: string): Promise<string | undefined> {
+    if (!this.redis || this.redis.status !== 'ready') return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const body = await Promise.race([
+        this.redis.get(this.redisKey(key)),
+        new Promise<null>((resolve) => {
+          timer = setTimeout(() => resolve(null), this.redisTimeoutMs);
+        }),
+      ]);
+      if (this.metrics) (body == null ? this.metrics.cacheMisses : this.metrics.cacheHits).inc({ cache: 'results', tier: 'redis' });
+      if (body == null) return undefined;
+      // the key still names the version it was built with: promote it locally only if that is still current
+      if (key.startsWith(`${this._version}\u0001`)) this.lru.set(key, body);
+      return body;
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stores a serialized response under a key built by `key()` (in both tiers). */
+  set(key: string, body: string): void {
+    // a query that started before a write finished after it: its key names the old version, which is never read
+    // again, so keep it out of the in-process tier altogether
+    if (!key.startsWith(`${this._version}\u0001`)) return;
+    this.lru.set(key, body);
+    if (this.redis && this.redis.status === 'ready') {
+      this.redis.set(this.redisKey(key), body, 'EX', this.ttl).catch(() => {});
+    }
+  }
+
+  private redisKey(key: string): string {
+    const sep = key.indexOf('\u0001');
+    const version = key.slice(0, sep);
+    const digest = createHash('sha1').update(key.slice(sep + 1)).digest('base64url');
+    return `rag:results:${this.namespace}:${version}:${digest}`;
+  }
+}
+
+/** Queries that differ only in case and white space retrieve the same results (the analyzer lower-cases). */
+export function normalizeQuery(q: string): string {
+  return q.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/** JSON with object keys sorted, so { a, b } and { b, a } make the same key. */
+export function stableStringify(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`)
+    .join(',')}}`;
+}
+
+export interface EmbeddingCacheOptions {
+  /** Most cached query vectors. Default 50,000 (100-d: ~20 MB). */
+  maxEntries?: number;
+  metrics?: Metrics;
+}
+
+/**
+ * An Embedder that remembers the vectors of single texts (the query path embeds one text at a time). Same name and
+ * dimension as the wrapped embedder, so a saved index accepts it.
+ */
+export class CachingEmbedder implements Embedder {
+  readonly name: string;
+  readonly dim: number;
+  private readonly lru: LRUCache<string, Float32Array>;
+  private readonly metrics: Metrics | undefined;
+
+  constructor(
+    readonly inner: Embedder,
+    opts: EmbeddingCacheOptions = {},
+  ) {
+    this.name = inner.name;
+    this.dim = inner.dim;
+    this.lru = new LRUCache({ max: opts.maxEntries ?? 50_000 });
+    this.metrics = opts.metrics;
+    if (inner.state) this.state = () => inner.state!();
+  }
+
+  state?: () => unknown;
+
+  async embed(texts: string[]): Promise<Float32Array[]> {
+    if (texts.length !== 1) return this.inner.embed(texts);
+    const text = texts[0];
+    const hit = this.lru.get(text);
+    this.metrics?.[hit ? 'cacheHits' : 'cacheMisses'].inc({ cache: 'embedding', tier: 'memory' });
+    if (hit) return [hit];
+    const [v] = await this.inner.embed(texts);
+    // rows may be views of a shared buffer: keep a compact copy
+    const copy = v.slice();
+    this.lru.set(text, copy);
+    return [copy];
+  }
+
+  async fit(texts: string[]): Promise<void> {
+    await this.inner.fit?.(texts);
+    this.lru.clear();
+  }
+
+  restore(state: unknown): void {
+    this.inner.restore?.(state);
+    this.lru.clear();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * JSON schemas of the HTTP API. Fastify validates request bodies with them (Ajv, no coercion, unknown fields
+ * rejected) and compiles the response schemas into fast serializers (fast-json-stringify); @fastify/swagger turns
+ * them into the OpenAPI description served at GET /openapi.json.
+ */
+import { RETRIEVAL_MODES } from '../engine.ts';
+
+/** Service limits (the engine's own limits are wider). */
+export const API_LIMITS = { maxQueryChars: 4096, maxK: 100, maxDocsPerRequest: 1000, maxIdChars: 512 } as const;
+
+const metaValue = { type: ['string', 'number', 'boolean'] } as const;
+
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    error: { type: 'string' },
+    message: { type: 'string', description: 'What was wrong; names the field for validation errors' },
+  },
+} as const;
+
+export const queryBody = {
+  type: 'object',
+  required: ['query'],
+  additionalProperties: false,
+  properties: {
+    query: { type: 'string', minLength: 1, maxLength: API_LIMITS.maxQueryChars, description: 'The question or keywords' },
+    k: { type: 'integer', minimum: 1, maximum: API_LIMITS.maxK, description: 'Number of hits. Default 10' },
+    mode: { type: 'string', enum: [...RETRIEVAL_MODES], description: "Retrieval mode. Default 'hybrid'" },
+    filter: {
+      type: 'object',
+      description: 'Metadata filter: every key must match; an array matches any of its values. Key docId tests the document id',
+      additionalProperties: { anyOf: [metaValue, { type: 'array', minItems: 1, items: metaValue }] },
+    },
+    answer: { type: 'boolean', description: 'Build a cited answer from the hits. Default true' },
+  },
+} as const;
+
+const citation = {
+  type: 'object',
+  properties: { docId: { type: 'string' }, chunkId: { type: 'string' } },
+} as const;
+
+export const queryResponse = {
+  type: 'object',
+  properties: {
+    hits: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          rank: { type: 'integer' },
+          chunkId: { type: 'string' },
+          docId: { type: 'string' },
+          score: { type: 'number' },
+          scores: { type: 'object', properties: { bm25: { type: 'number' }, dense: { type: 'number' } } },
+          title: { type: 'string' },
+          text: { type: 'string' },
+          position: { type: 'integer' },
+          metadata: { type: 'object', additionalProperties: metaValue },
+        },
+      },
+    },
+    answer: {
+      type: 'object',
+      properties: {
+        text: { type: 'string' },
+        citations: { type: 'array', items: citation },
+        sentences: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { docId: { type: 'string' }, chunkId: { type: 'string' }, text: { type: 'string' }, score: { type: 'number' } },
+          },
+        },
+        source: { type: 'string' },
+        fallbackReason: { type: 'string' },
+      },
+    },
+    timings: {
+      type: 'object',
+      description: 'Engine milliseconds per stage (of the computation that produced the response, when it was cached)',
+      properties: {
+        analyze: { type: 'number' },
+        bm25: { type: 'number' },
+        embed: { type: 'number' },
+        dense: { type: 'number' },
+        fuse: { type: 'number' },
+        answer: { type: 'number' },
+        total: { type: 'number' },
+      },
+    },
+    version: { type: 'integer', description: 'Index version the answer was computed on' },
+  },
+} as const;
+
+export const docSchema = {
+  type: 'object',
+  required: ['id', 'text'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: API_LIMITS.maxIdChars },
+    text: { type: 'string' },
+    title: { type: 'string' },
+    metadata: { type: 'object', additionalProperties: metaValue },
+  },
+} as const;
+
+export const ingestBody = {
+  type: 'object',
+  required: ['documents'],
+  additionalProperties: false,
+  properties: {
+    documents: { type: 'array', minItems: 1, maxItems: API_LIMITS.maxDocsPerRequest, items: docSchema },
+  },
+} as const;
+
+export const writeResponse = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer', description: 'Index version after the write; every later query sees it' },
+    documents: { type: 'integer' },
+    chunks: { type: 'integer' },
+    replaced: { type: 'integer' },
+    removed: { type: 'integer' },
+  },
+} as const;
+
+export const deleteParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: API_LIMITS.maxIdChars } },
+} as const;
+
+export const healthResponse = {
+  type: 'object',
+  properties: {
+    status: { type: 'string' },
+    version: { type: 'integer' },
+    documents: { type: 'integer' },
+    chunks: { type: 'integer' },
+  },
+} as const;
+
+/** Error responses every /v1 route may give. */
+export const commonErrors = {
+  400: { $ref: 'Error#' },
+  413: { $ref: 'Error#' },
+  503: { $ref: 'Error#' },
+  504: { $ref: 'Error#' },
+} as const;
