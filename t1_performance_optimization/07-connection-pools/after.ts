@@ -1,0 +1,95 @@
+/**
+ * Fetching chunks by id with connections that are opened once and reused:
+ *
+ *   redis  ONE shared ioredis client with `enableAutoPipelining: true`: every GET issued in the same event-loop
+ *          tick is written to the socket as one pipeline, so 10 concurrent GETs cost one write, one round trip
+ *          and one read, on a connection that already exists.
+ *   http   an undici `Pool` of at most `max` keep-alive connections: no handshake per request, and requests beyond
+ *          `max` queue in the client instead of opening more sockets.
+ *   pg     a `pg.Pool` of at most `max` connections: each query borrows a connected client and gives it back; the
+ *          Postgres backend processes stay up between queries.
+ *
+ * Same interface and results as before.ts. The pool is also the limit: the server never sees more than `max`
+ * connections from this store, however many calls are in flight (the rest wait their turn). A connection goes back
+ * to the pool on error too: the undici body is always read (an unread body keeps its connection busy), and
+ * `pool.query` releases its client whatever happens.
+ */
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { Pool } from 'undici';
+
+/** A chunk as every store returns it. */
+export interface ChunkRecord {
+  id: string;
+  docId: string;
+  position: number;
+  title: string;
+  text: string;
+}
+
+export interface ChunkStore {
+  readonly kind: 'redis' | 'http' | 'pg';
+  /** The record, or null when there is no chunk with this id. Rejects on a backend error (connection released). */
+  get(id: string): Promise<ChunkRecord | null>;
+  /** Close every connection the store holds. */
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** Most connections the store keeps open at once. Default 10. (Redis: always one, pipelined.) */
+  max?: number;
+  /**
+   * The label connections carry server-side, so they can be counted: Redis CLIENT SETNAME, Postgres
+   * application_name. Default 'lab07'.
+   */
+  name?: string;
+}
+
+/** Chunk records stored as JSON strings under `<keyPrefix><id>`. */
+export function redisStore(url: string, keyPrefix: string, opts: StoreOptions = {}): ChunkStore {
+  const redis = new Redis(url, { connectionName: opts.name ?? 'lab07', enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  return {
+    kind: 'redis',
+    async get(id) {
+      const json = await redis.get(keyPrefix + id);
+      return json === null ? null : (JSON.parse(json) as ChunkRecord);
+    },
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+/** GET <baseUrl>/chunks/<id>: 200 → record, 404 → null, anything else → Error. */
+export function httpStore(baseUrl: string, opts: StoreOptions = {}): ChunkStore {
+  const pool = new Pool(baseUrl, { connections: opts.max ?? 10, pipelining: 1 });
+  return {
+    kind: 'http',
+    async get(id) {
+      const res = await pool.request({ method: 'GET', path: `/chunks/${encodeURIComponent(id)}` });
+      const body = await res.body.text(); // always consume: the connection is free again only once the body is read
+      if (res.statusCode === 404) return null;
+      if (res.statusCode !== 200) throw new Error(`chunk service: GET /chunks/${id} answered ${res.statusCode}: ${body.slice(0, 200)}`);
+      return JSON.parse(body) as ChunkRecord;
+    },
+    close: () => pool.close(),
+  };
+}
+
+const TABLE_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+
+/** SELECT from `table` (columns id, doc_id, position, title, text); `table` must be a plain [schema.]name. */
+export function pgStore(databaseUrl: string, table: string, opts: StoreOptions = {}): ChunkStore {
+  if (!TABLE_NAME.test(table)) throw new Error(`pgStore: table must be a plain [schema.]name, got "${table}"`);
+  const sql = `SELECT id, doc_id AS "docId", position, title, text FROM ${table} WHERE id = $1`;
+  const pool = new pg.Pool({ connectionString: databaseUrl, application_name: opts.name ?? 'lab07', max: opts.max ?? 10 });
+  pool.on('error', () => undefined); // an idle client lost its connection: the pool drops it and opens a new one later
+  return {
+    kind: 'pg',
+    async get(id) {
+      const r = await pool.query<ChunkRecord>(sql, [id]); // borrows a client, releases it on success and on error
+      return r.rows[0] ?? null;
+    },
+    close: () => pool.end(),
+  };
+}
