@@ -12,6 +12,8 @@ import {
   METRIC_HEADER,
   metricRows,
   methodPoints,
+  OVERVIEW_HEADER,
+  overviewRows,
   summaryLines,
   TABLE_HEADER,
 } from './model.ts';
@@ -76,6 +78,7 @@ export function renderHtml(results: RunResults, charts: ChartSet, comparison?: R
   parts.push(`<h2 id="method">Method</h2><ul>${methodPoints(results).map((p) => `<li>${inline(p)}</li>`).join('')}</ul>`);
 
   if (results.lessons.length > 0) {
+    parts.push(`<h2 id="glance">At a glance</h2>`, table(OVERVIEW_HEADER, overviewRows(results), 2, () => ''));
     parts.push(
       `<nav><ul>${results.lessons
         .map((l) => `<li><a href="#${esc(l.id)}">${esc(l.id)}</a> — ${esc(l.title)}${l.status !== 'ok' ? ` <span class="status ${l.status}">${l.status}</span>` : ''}</li>`)

@@ -13,6 +13,8 @@ import {
   METRIC_HEADER,
   metricRows,
   methodPoints,
+  OVERVIEW_HEADER,
+  overviewRows,
   summaryLines,
   TABLE_HEADER,
 } from './model.ts';
@@ -24,6 +26,9 @@ export function renderMarkdown(results: RunResults, comparison?: RunComparison):
   out.push(`# RAG performance lab — run ${results.runId}`, '');
   out.push(renderMarkdownTable(['', ''], envRows(results.env, results.runId).map(([k, v]) => [`**${k}**`, v])), '');
   out.push('## Method', '', ...methodPoints(results).map((p) => `- ${p}`), '');
+  if (results.lessons.length) {
+    out.push('## At a glance', '', renderMarkdownTable(OVERVIEW_HEADER, overviewRows(results), ['l', 'l', 'r', 'r', 'r']), '');
+  }
 
   if (comparison) {
     out.push(`## Compared with ${comparison.previousRunId}`, '', compareExplanation(comparison), '');

@@ -1,7 +1,7 @@
 /** Text shared by the HTML and Markdown reports, so the two say the same thing. */
 import { formatEnvLines, type RunEnv } from '../env.ts';
 import type { LessonResult, RunResults } from '../results.ts';
-import { formatBytes, formatMs, orderVariants, sig3, summaryLines, TABLE_HEADER, variantCells } from '../table.ts';
+import { formatBytes, formatMs, formatRatio, orderVariants, sig3, summaryLines, TABLE_HEADER, variantCells } from '../table.ts';
 import type { RunComparison } from './compare.ts';
 
 export function envRows(env: RunEnv, runId: string): Array<[string, string]> {
@@ -42,6 +42,20 @@ export function lessonTableRows(l: LessonResult): string[][] {
 }
 
 export { TABLE_HEADER, summaryLines };
+
+export const OVERVIEW_HEADER = ['Lesson', 'Baseline', 'Baseline mean', 'after mean', 'after vs baseline'];
+
+/** One row per lesson: the baseline's and `after`'s mean latency and after's same-run speed-up, or why there is none. */
+export function overviewRows(results: RunResults): string[][] {
+  return results.lessons.map((l) => {
+    if (l.status === 'skipped') return [l.id, '–', '–', '–', `skipped: ${l.reason ?? ''}`];
+    const base = l.variants.find((v) => v.name === l.baseline);
+    const after = l.variants.find((v) => v.name === 'after');
+    const mean = (v: typeof base) => (v?.stats ? formatMs(v.stats.mean) : v?.status === 'failed' ? 'FAILED' : '–');
+    const ratio = after?.ratio ? `${formatRatio(after.ratio, false)}${after.ratio.value >= 1 ? ' faster' : ' (slower)'}` : '–';
+    return [l.id, l.baseline, mean(base), mean(after), l.status === 'failed' ? `failed: ${l.reason ?? ''}` : ratio];
+  });
+}
 
 export function memoryRows(l: LessonResult): string[][] {
   return l.variants
