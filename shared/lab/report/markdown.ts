@@ -27,7 +27,7 @@ export function renderMarkdown(results: RunResults, comparison?: RunComparison):
   out.push(renderMarkdownTable(['', ''], envRows(results.env, results.runId).map(([k, v]) => [`**${k}**`, v])), '');
   out.push('## Method', '', ...methodPoints(results).map((p) => `- ${p}`), '');
   if (results.lessons.length) {
-    out.push('## At a glance', '', renderMarkdownTable(OVERVIEW_HEADER, overviewRows(results), ['l', 'l', 'r', 'r', 'r']), '');
+    out.push('## At a glance', '', renderMarkdownTable(OVERVIEW_HEADER, overviewRows(results), ['l', 'l', 'r', 'l', 'r', 'r']), '');
   }
 
   if (comparison) {

@@ -43,17 +43,22 @@ export function lessonTableRows(l: LessonResult): string[][] {
 
 export { TABLE_HEADER, summaryLines };
 
-export const OVERVIEW_HEADER = ['Lesson', 'Baseline', 'Baseline mean', 'after mean', 'after vs baseline'];
+export const OVERVIEW_HEADER = ['Lesson', 'Baseline', 'Mean', 'Optimised', 'Mean', 'Speed-up ±'];
 
-/** One row per lesson: the baseline's and `after`'s mean latency and after's same-run speed-up, or why there is none. */
+/**
+ * One row per lesson: the baseline and the optimised variant (`after`, or a variant named `after (…)`, else the
+ * fastest other variant) with their mean latency and the same-run speed-up, or why there is none.
+ */
 export function overviewRows(results: RunResults): string[][] {
   return results.lessons.map((l) => {
-    if (l.status === 'skipped') return [l.id, '–', '–', '–', `skipped: ${l.reason ?? ''}`];
+    if (l.status === 'skipped') return [l.id, '–', '–', '–', '–', `skipped: ${l.reason ?? ''}`];
     const base = l.variants.find((v) => v.name === l.baseline);
-    const after = l.variants.find((v) => v.name === 'after');
+    const others = l.variants.filter((v) => v.name !== l.baseline);
+    const fastest = others.filter((v) => v.stats).sort((a, b) => a.stats!.mean - b.stats!.mean)[0];
+    const best = others.find((v) => v.name === 'after') ?? others.find((v) => v.name.startsWith('after')) ?? fastest;
     const mean = (v: typeof base) => (v?.stats ? formatMs(v.stats.mean) : v?.status === 'failed' ? 'FAILED' : '–');
-    const ratio = after?.ratio ? `${formatRatio(after.ratio, false)}${after.ratio.value >= 1 ? ' faster' : ' (slower)'}` : '–';
-    return [l.id, l.baseline, mean(base), mean(after), l.status === 'failed' ? `failed: ${l.reason ?? ''}` : ratio];
+    const ratio = best?.ratio ? `${formatRatio(best.ratio, false)}${best.ratio.value >= 1 ? ' faster' : ' (slower)'}` : '–';
+    return [l.id, l.baseline, mean(base), best?.name ?? '–', mean(best), l.status === 'failed' ? `failed: ${l.reason ?? ''}` : ratio];
   });
 }
 
