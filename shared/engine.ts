@@ -33,7 +33,7 @@ export interface VectorIndexConfig {
   M?: number;
   /** HNSW build-time beam width. Default 200. */
   efConstruction?: number;
-  /** HNSW search beam width (raised to the candidate depth when that is larger). Default 64. */
+  /** HNSW search beam width (raised to the candidate depth when that is larger). Default 160 (see index/hnsw.ts). */
   efSearch?: number;
 }
 

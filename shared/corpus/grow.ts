@@ -27,9 +27,7 @@ export async function growEngine(
   if (targetChunks <= start) return { documents: 0, chunks: 0, ingestMs: 0 };
   const model = trainTextModel(baseDocs);
   const seed = opts.seed ?? 42;
-  const want = docsForChunks(targetChunks - start, { model, seed });
   const batch = opts.batch ?? 2000;
-  log(`generating ~${want} documents (seed ${seed}) to reach ${targetChunks} chunks`);
   let ingestMs = 0;
   let documents = 0;
   let pending: Doc[] = [];
@@ -40,10 +38,15 @@ export async function growEngine(
     pending = [];
     log(`  ${engine.stats().chunks} chunks (${(engine.stats().chunks - start) / (ingestMs / 1000) | 0} chunks/s)`);
   };
-  for (const doc of generateDocs({ model, seed, docs: want })) {
-    pending.push(doc);
-    if (pending.length === batch) await flush();
+  // docsForChunks is an estimate: top up with further seeded rounds (fresh ids) until the target is reached.
+  for (let round = 0; engine.stats().chunks < targetChunks; round++) {
+    const want = docsForChunks(targetChunks - engine.stats().chunks, { model, seed: seed + round });
+    log(`generating ~${want} documents (seed ${seed + round}) to reach ${targetChunks} chunks`);
+    for (const doc of generateDocs({ model, seed: seed + round, docs: want, firstId: documents + 1 })) {
+      pending.push(doc);
+      if (pending.length === batch) await flush();
+    }
+    if (pending.length > 0) await flush();
   }
-  if (pending.length > 0) await flush();
   return { documents, chunks: engine.stats().chunks - start, ingestMs };
 }
