@@ -9,10 +9,11 @@
  *
  * The Sequencer runs one op at a time, so versions are dense and every replica sees the same order.
  */
-import { Queue, QueueEvents, Worker, type ConnectionOptions } from 'bullmq';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import type { Engine, IngestResult } from '../engine.ts';
 import { isRagError, RagError } from '../errors.ts';
 import type { Doc } from '../types.ts';
+import { redisConnection } from '../util/redis.ts';
 
 export type WriteOp = { kind: 'ingest'; docs: Doc[] } | { kind: 'delete'; ids: string[] };
 
@@ -81,17 +82,6 @@ export function outcomeError(outcome: ApplyOutcome): RagError | undefined {
   return outcome.ok ? undefined : new RagError(outcome.code, outcome.message);
 }
 
-export function redisConnection(url: string): ConnectionOptions {
-  const u = new URL(url);
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: Number(u.port || 6379),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
-    maxRetriesPerRequest: null,
-  };
-}
 
 export interface QueueWriteOptions {
   redisUrl: string;

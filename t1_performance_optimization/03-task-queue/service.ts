@@ -101,18 +101,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
   else sendJson(res, 500, { error: (err as Error).message ?? String(err) });
 }
 
-/** ioredis/BullMQ connection options from a redis:// URL (BullMQ workers need maxRetriesPerRequest: null). */
-export function redisConnection(url: string) {
-  const u = new URL(url);
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: Number(u.port || 6379),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
-    maxRetriesPerRequest: null,
-  };
-}
+export { redisConnection } from '../../shared/util/redis.ts';
 
 export function redisUrl(opts: { redisUrl?: string } = {}): string {
   return opts.redisUrl ?? (process.env.REDIS_URL || DEFAULT_REDIS_URL);
