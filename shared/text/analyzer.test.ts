@@ -7,7 +7,7 @@ describe('analyzer', () => {
     expect(defaultAnalyzer.analyze('connections connected')).toEqual(['connect', 'connect']);
   });
   it('removes English stop words before stemming', () => {
-    expect(defaultAnalyzer.analyze('The effect of the wing on a slipstream')).toEqual(['effect', 'wing', 'slipstream']);
+    expect(defaultAnalyzer.analyze('The effect of the wind on a kite')).toEqual(['effect', 'wind', 'kite']);
   });
   it('gives a document and a query the same terms for the same words', () => {
     const doc = defaultAnalyzer.analyze('Boundary layers were investigated experimentally.');
