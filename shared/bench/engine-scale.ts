@@ -10,10 +10,10 @@ import { performance } from 'node:perf_hooks';
 import { loadBrown } from '../corpus/brown.ts';
 import { growEngine } from '../corpus/grow.ts';
 import { createEngine, indexText, type RetrievalMode } from '../engine.ts';
-import { quantile } from '../eval/evaluate.ts';
 import { knownItemQueries } from '../eval/known-item.ts';
 import { FlatIndex } from '../index/flat.ts';
 import { collectEnv, formatEnvLines, makeRunId } from '../lab/env.ts';
+import { percentileNearestRank } from '../lab/stats.ts';
 import { numberFlag, parseCli, runMain } from '../util/cli.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 
@@ -65,7 +65,7 @@ runMain(async () => {
     }
     ms.sort((a, b) => a - b);
     const name = `${mode}${answer ? '+answer' : ''}`;
-    latency[name] = { p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), mean: ms.reduce((a, b) => a + b, 0) / ms.length };
+    latency[name] = { p50: percentileNearestRank(ms, 50), p99: percentileNearestRank(ms, 99), mean: ms.reduce((a, b) => a + b, 0) / ms.length };
     log(`${name}: p50 ${latency[name].p50.toFixed(3)} ms, p99 ${latency[name].p99.toFixed(3)} ms`);
   };
   for (const mode of ['bm25', 'dense', 'hybrid'] as const) await timeQueries(mode, false);

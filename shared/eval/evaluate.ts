@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Engine, RetrievalMode } from '../engine.ts';
 import type { Qrels, Query } from '../types.ts';
+import { percentileNearestRank } from '../lab/stats.ts';
 import { mrrAt, ndcgAt, recallAt } from './metrics.ts';
 
 export interface EvalResult {
@@ -62,16 +63,10 @@ export async function evaluate(engine: Engine, queries: Query[], qrels: Qrels, o
     'mrr@10': mrr / n,
     queries: judged.length,
     latency_ms: {
-      p50: quantile(latencies, 0.5),
-      p99: quantile(latencies, 0.99),
+      p50: percentileNearestRank(latencies, 50),
+      p99: percentileNearestRank(latencies, 99),
       mean: latencies.reduce((a, b) => a + b, 0) / n,
     },
     mode: opts.mode,
   };
-}
-
-/** Quantile of an ascending-sorted array (nearest rank). */
-export function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }

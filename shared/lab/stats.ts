@@ -53,6 +53,16 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
+/**
+ * Nearest-rank percentile (0..100) of an ascending-sorted array: always one of the samples (the smallest value with
+ * at least p% of the samples at or below it). NaN for an empty array.
+ */
+export function percentileNearestRank(sorted: ArrayLike<number>, p: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  return sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))];
+}
+
 /** Summarise latency samples in milliseconds. Throws on an empty input. */
 export function summarize(samples: ArrayLike<number>): Summary {
   const n = samples.length;

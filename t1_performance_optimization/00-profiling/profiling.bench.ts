@@ -3,6 +3,7 @@
  * analysed once at build time (after). Run: npm run t1 -- --only 00-profiling [--quick]
  */
 import { performance } from 'node:perf_hooks';
+import { medianMs } from '../../shared/lab/timing.ts';
 import { defineLesson } from '../../shared/lab/lesson.ts';
 import type { Chunk } from '../../shared/types.ts';
 import * as after from './after.ts';
@@ -44,17 +45,6 @@ async function shareOf(fn: string, queries: number, search: (q: string) => unkno
   return inSearch > 0 ? inFn / inSearch : 0;
 }
 
-/** Median ms per query over `reps` queries. */
-function medianMs(search: (q: string) => unknown, reps: number): number {
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    search(QUERIES[i % QUERIES.length]);
-    t.push(performance.now() - t0);
-  }
-  t.sort((a, b) => a - b);
-  return t[t.length >> 1];
-}
 
 export default defineLesson<Size, Input>({
   id: 't1/00-profiling',
@@ -77,8 +67,8 @@ export default defineLesson<Size, Input>({
   },
   extras: async (input, ctx) => {
     const reps = ctx.mode === 'quick' ? 8 : 16;
-    const beforeMs = medianMs((q) => before.search(input.naive, q, K), reps);
-    const afterMs = medianMs((q) => after.search(input.analysed, q, K), reps * 4);
+    const beforeMs = medianMs((i) => before.search(input.naive, QUERIES[i % QUERIES.length], K), reps);
+    const afterMs = medianMs((i) => after.search(input.analysed, QUERIES[i % QUERIES.length], K), reps * 4);
     // What the profile says, measured the same way profile.ts does (V8's sampler, here through the inspector).
     const beforeShare = await shareOf('termFrequencies', reps, (q) => before.search(input.naive, q, K));
     const afterShare = await shareOf('termFrequencies', reps * 4, (q) => after.search(input.analysed, q, K));

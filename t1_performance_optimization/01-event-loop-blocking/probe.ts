@@ -5,6 +5,7 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { percentileNearestRank } from '../../shared/lab/stats.ts';
 
 export interface ProbeResult {
   /** /healthz round trips completed while the heavy requests ran. */
@@ -19,9 +20,9 @@ export interface ProbeResult {
   heavyWallMs: number;
 }
 
+/** Nearest-rank percentile of sorted latencies; 0 when no probe came back. */
 function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return sorted.length === 0 ? 0 : percentileNearestRank(sorted, p);
 }
 
 /**

@@ -7,6 +7,7 @@ import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { percentileNearestRank } from '../../shared/lab/stats.ts';
 import type { Doc } from '../../shared/types.ts';
 import { sleep } from './service.ts';
 
@@ -82,9 +83,7 @@ export async function uploadAll(url: string, docs: readonly Doc[], opts: UploadO
 
 /** The p-th percentile (0..100) of `xs`, nearest rank. */
 export function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+  return percentileNearestRank([...xs].sort((a, b) => a - b), p);
 }
 
 /** A load generator in a child process (see loadgen-process.ts): `run` uploads the documents given at start. */

@@ -7,6 +7,7 @@ import { chunkDocument } from '../../shared/corpus/chunk.ts';
 import { loadBrown } from '../../shared/corpus/brown.ts';
 import { createDefaultEmbedder } from '../../shared/embed/sif.ts';
 import { indexText } from '../../shared/engine.ts';
+import { medianMsAsync } from '../../shared/lab/timing.ts';
 import { defineLesson, type CurvePoint, type Metric } from '../../shared/lab/lesson.ts';
 import type { Doc } from '../../shared/types.ts';
 import * as after from './after.ts';
@@ -42,15 +43,10 @@ async function bestMs(fn: () => Promise<unknown>, reps: number): Promise<number>
 
 /** Median ms for a worker to build n × dim rows and hand them back to the main thread the way `mode` says. */
 async function rowsRoundTrip(input: Input, n: number, mode: ReturnMode, reps: number): Promise<number> {
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
+  return medianMsAsync(async () => {
     const out = (await input.pool.pool.run({ n, dim: 100, mode } as never, { name: 'rows' })) as unknown as { vectors: Float32Array };
     if (out.vectors.length !== n * 100) throw new Error(`rows: got ${out.vectors.length} floats`);
-    t.push(performance.now() - t0);
-  }
-  t.sort((a, b) => a - b);
-  return t[t.length >> 1];
+  }, reps);
 }
 
 export default defineLesson<Size, Input>({

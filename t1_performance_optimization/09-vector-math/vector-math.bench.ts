@@ -3,6 +3,7 @@
  * Run: npm run t1 -- --only 09-vector-math [--quick]
  */
 import { performance } from 'node:perf_hooks';
+import { medianMs } from '../../shared/lab/timing.ts';
 import { defineLesson, type CurvePoint } from '../../shared/lab/lesson.ts';
 import * as after from './after.ts';
 import * as before from './before.ts';
@@ -33,18 +34,6 @@ function nextQuery(input: Input, variant: string): number[] {
   return input.queries[i % QUERIES];
 }
 
-/** Median ms per query of `fn` over `reps` calls (after 3 warm-up calls). */
-function medianMs(fn: (q: number[]) => unknown, queries: number[][], reps: number): number {
-  for (let i = 0; i < 3; i++) fn(queries[i % queries.length]);
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn(queries[i % queries.length]);
-    t.push(performance.now() - t0);
-  }
-  t.sort((a, b) => a - b);
-  return t[t.length >> 1];
-}
 
 export default defineLesson<Size, Input>({
   id: 't1/09-vector-math',
@@ -78,8 +67,8 @@ export default defineLesson<Size, Input>({
       const vs = input.vectors.slice(0, n);
       const naive = before.buildIndex(vs);
       const matrix = after.buildIndex(vs);
-      points.push({ series: 'before', x: n, y: medianMs((q) => before.search(naive, q, K), input.queries, reps) });
-      points.push({ series: 'after', x: n, y: medianMs((q) => after.search(matrix, q, K), input.queries, reps) });
+      points.push({ series: 'before', x: n, y: medianMs((i) => before.search(naive, input.queries[i % QUERIES], K), reps, 3) });
+      points.push({ series: 'after', x: n, y: medianMs((i) => after.search(matrix, input.queries[i % QUERIES], K), reps, 3) });
     }
     return {
       metrics: [
