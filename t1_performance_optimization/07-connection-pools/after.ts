@@ -18,32 +18,9 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Pool } from 'undici';
 
-/** A chunk as every store returns it. */
-export interface ChunkRecord {
-  id: string;
-  docId: string;
-  position: number;
-  title: string;
-  text: string;
-}
+import type { ChunkRecord, ChunkStore, StoreOptions } from './types.ts';
 
-export interface ChunkStore {
-  readonly kind: 'redis' | 'http' | 'pg';
-  /** The record, or null when there is no chunk with this id. Rejects on a backend error (connection released). */
-  get(id: string): Promise<ChunkRecord | null>;
-  /** Close every connection the store holds. */
-  close(): Promise<void>;
-}
-
-export interface StoreOptions {
-  /** Most connections the store keeps open at once. Default 10. (Redis: always one, pipelined.) */
-  max?: number;
-  /**
-   * The label connections carry server-side, so they can be counted: Redis CLIENT SETNAME, Postgres
-   * application_name. Default 'lab07'.
-   */
-  name?: string;
-}
+export type { ChunkRecord, ChunkStore, StoreOptions };
 
 /** Chunk records stored as JSON strings under `<keyPrefix><id>`. */
 export function redisStore(url: string, keyPrefix: string, opts: StoreOptions = {}): ChunkStore {
