@@ -65,8 +65,11 @@ export interface VectorIndex {
   readonly size: number;
   add(labels: number[], vectors: Float32Array[]): void;
   remove(labels: number[]): void;
-  /** Top-k by similarity (cosine for normalised vectors), best first. */
-  search(query: Float32Array, k: number, filter?: LabelFilter): ScoredLabel[];
+  /**
+   * Top-k by similarity (cosine for normalised vectors), best first. `ef`: for approximate indexes, the search beam
+   * width for this call only (raised to k); exact indexes ignore it.
+   */
+  search(query: Float32Array, k: number, filter?: LabelFilter, ef?: number): ScoredLabel[];
   save(file: string): Promise<void>;
   load(file: string): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Analyzer } from '../text/analyzer.ts';
 import { splitSentences } from '../text/sentences.ts';
+import type { SentenceTable } from './sentence-table.ts';
 
 /** Where a sentence of an answer came from. */
 export interface Citation {
@@ -52,7 +53,6 @@ export function extractiveAnswer(
   opts: ExtractiveOptions = {},
 ): Answer {
   const fromHits = opts.fromHits ?? 3;
-  const maxSentences = opts.maxSentences ?? 3;
   const maxChars = opts.maxSentenceChars ?? 600;
   const queryTerms = new Set(analyzer.analyze(query));
   const candidates: AnswerSentence[] = [];
@@ -69,12 +69,69 @@ export function extractiveAnswer(
           }
         }
         if (score <= 0) return;
-        // prefer higher-ranked hits and earlier sentences, but never over a better term match
-        score *= 1 + 0.1 / (rank + 1) + 0.05 / (pos + 1);
-        candidates.push({ text: sentence, score, docId: hit.docId, chunkId: hit.chunkId });
+        candidates.push({ text: sentence, score: score * prior(rank, pos), docId: hit.docId, chunkId: hit.chunkId });
       });
     });
   }
+  return assemble(candidates, opts.maxSentences ?? 3);
+}
+
+/**
+ * The same answer as `extractiveAnswer`, from precomputed sentence analysis (answer/sentence-table.ts): `rows[i]` is
+ * the table row of `hits[i]`. No splitting or analysis of hit text at query time.
+ */
+export function extractiveAnswerFromTable(
+  query: string,
+  hits: AnswerSourceHit[],
+  rows: Int32Array[],
+  analyzer: Analyzer,
+  table: SentenceTable,
+  termWeight: (term: string) => number = () => 1,
+  opts: ExtractiveOptions = {},
+): Answer {
+  const fromHits = opts.fromHits ?? 3;
+  const maxChars = opts.maxSentenceChars ?? 600;
+  // distinct query terms the table knows (a term no sentence holds cannot score), with their weights
+  const qIds: number[] = [];
+  const qW: number[] = [];
+  for (const t of analyzer.analyze(query)) {
+    const id = table.termId(t);
+    if (id === undefined || qIds.includes(id)) continue;
+    qIds.push(id);
+    qW.push(termWeight(t));
+  }
+  const candidates: AnswerSentence[] = [];
+  if (qIds.length > 0) {
+    const nh = Math.min(fromHits, hits.length);
+    for (let rank = 0; rank < nh; rank++) {
+      const row = rows[rank];
+      const n = row[0];
+      const offBase = 1 + 2 * n;
+      const termBase = 2 + 3 * n;
+      for (let pos = 0; pos < n; pos++) {
+        const start = row[1 + 2 * pos];
+        const end = row[2 + 2 * pos];
+        if (end - start > maxChars) continue;
+        let score = 0;
+        for (let j = termBase + row[offBase + pos], e = termBase + row[offBase + pos + 1]; j < e; j++) {
+          const q = qIds.indexOf(row[j]);
+          if (q >= 0) score += qW[q];
+        }
+        if (score <= 0) continue;
+        const hit = hits[rank];
+        candidates.push({ text: hit.text.slice(start, end), score: score * prior(rank, pos), docId: hit.docId, chunkId: hit.chunkId });
+      }
+    }
+  }
+  return assemble(candidates, opts.maxSentences ?? 3);
+}
+
+/** Prefer higher-ranked hits and earlier sentences, but never over a better term match. */
+function prior(rank: number, pos: number): number {
+  return 1 + 0.1 / (rank + 1) + 0.05 / (pos + 1);
+}
+
+function assemble(candidates: AnswerSentence[], maxSentences: number): Answer {
   candidates.sort((a, b) => b.score - a.score);
   const chosen: AnswerSentence[] = [];
   const texts = new Set<string>();

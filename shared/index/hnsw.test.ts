@@ -61,6 +61,17 @@ describe('HnswIndex', () => {
     const [a] = ann.search(q, 1);
     const [e] = exact.search(q, 1);
     if (a.label === e.label) expect(a.score).toBeCloseTo(e.score, 4);
+
+    // A per-call beam width changes that call only: a narrow beam loses recall, the default comes back after it.
+    const narrow = queries.map((v) => ann.search(v, 10, undefined, 10));
+    let narrowHit = 0;
+    queries.forEach((v, i) => {
+      const truth = new Set(exact.search(v, 10).map((h) => h.label));
+      narrowHit += narrow[i].filter((h) => truth.has(h.label)).length;
+    });
+    expect(narrowHit / (10 * queries.length)).toBeLessThan(recall);
+    expect(ann.ef).toBe(160);
+    expect(recallAt(10, ann, exact, queries)).toBe(recall);
   }, 180_000);
 
   it('grows past its initial capacity', () => {

@@ -60,6 +60,8 @@ export class HnswIndex implements VectorIndex {
   private M: number;
   private efConstruction: number;
   private efSearch: number;
+  /** The beam width hnswlib holds now (a per-call `ef` changes it; a setEf call only when it differs). */
+  private activeEf: number;
   private seed: number;
   private index: hnswlib.HierarchicalNSW;
   private readonly live = new Set<number>();
@@ -83,6 +85,7 @@ export class HnswIndex implements VectorIndex {
       allowReplaceDeleted: false,
     });
     this.index.setEf(this.efSearch);
+    this.activeEf = this.efSearch;
   }
 
   get size(): number {
@@ -103,6 +106,7 @@ export class HnswIndex implements VectorIndex {
     if (!Number.isInteger(ef) || ef <= 0) throw new RagError('INVALID_INPUT', `HnswIndex.setEfSearch: ef must be a positive integer, got ${ef}`);
     this.efSearch = ef;
     this.index.setEf(ef);
+    this.activeEf = ef;
   }
 
   get ef(): number {
@@ -148,12 +152,17 @@ export class HnswIndex implements VectorIndex {
     }
   }
 
-  search(query: Float32Array, k: number, filter?: LabelFilter): ScoredLabel[] {
+  search(query: Float32Array, k: number, filter?: LabelFilter, ef?: number): ScoredLabel[] {
     if (query.length !== this.dim) {
       throw new RagError('INVALID_INPUT', `HnswIndex.search: query has dim ${query.length}, index has dim ${this.dim}`);
     }
     const kk = Math.min(Math.floor(k), this.live.size);
     if (!(kk > 0)) return [];
+    const beam = ef === undefined ? this.efSearch : Math.max(1, Math.floor(ef));
+    if (beam !== this.activeEf) {
+      this.index.setEf(beam);
+      this.activeEf = beam;
+    }
     const res = filter ? this.index.searchKnn(this.normalised(query), kk, filter) : this.index.searchKnn(this.normalised(query), kk);
     const out: ScoredLabel[] = new Array(res.neighbors.length);
     for (let i = 0; i < out.length; i++) out[i] = { label: res.neighbors[i], score: 1 - res.distances[i] };
@@ -220,6 +229,7 @@ export class HnswIndex implements VectorIndex {
     this.M = side.M;
     this.efConstruction = side.efConstruction;
     this.efSearch = side.efSearch;
+    this.activeEf = side.efSearch;
     this.seed = side.seed;
     this.live.clear();
     this.deleted.clear();

@@ -5,7 +5,7 @@
  *     npm run loadtest -- --workload zipf --duration 20 --connections 64
  */
 import { fail, numberFlag, parseCli, runMain } from '../util/cli.ts';
-import { runLoad, type LoadResult } from './driver.ts';
+import { DEFAULT_MAX_QPS, runLoad, type LoadResult } from './driver.ts';
 import { checkLoopback, formatLoad } from './format.ts';
 import { saveLoadtest, toLesson } from './results.ts';
 import { brownPhraseSource, WORKLOADS, type WorkloadName } from './workloads.ts';
@@ -28,6 +28,8 @@ Options:
   --duration S       measured seconds per workload (default 15)
   --warmup S         seconds of load before measuring (default 3)
   --connections C    concurrent connections (default 32)
+  --max-qps Q        uniform/zipf: the rate the pre-built requests are sized for (default ${DEFAULT_MAX_QPS.uniform} for
+                     uniform, ${DEFAULT_MAX_QPS.zipf} for zipf); a faster server re-sends requests and the run says so
   --k K              hits per query (default 10)
   --mode M           hybrid | bm25 | dense (default hybrid)
   --label NAME       name of the server in the results (default rag-engine)
@@ -44,6 +46,7 @@ runMain(async () => {
     duration: { type: 'string' },
     warmup: { type: 'string' },
     connections: { type: 'string' },
+    'max-qps': { type: 'string' },
     k: { type: 'string' },
     mode: { type: 'string' },
     label: { type: 'string' },
@@ -57,6 +60,7 @@ runMain(async () => {
   const duration = numberFlag('duration', values.duration, 15, (n) => n > 0 && n <= 600);
   const warmup = numberFlag('warmup', values.warmup, 3, (n) => n >= 0 && n <= 120);
   const connections = numberFlag('connections', values.connections, 32, (n) => Number.isInteger(n) && n > 0 && n <= 1024);
+  const maxQps = values['max-qps'] === undefined ? undefined : numberFlag('max-qps', values['max-qps'], 0, (n) => n > 0 && n <= 1e6);
   const k = numberFlag('k', values.k, 10, (n) => Number.isInteger(n) && n > 0 && n <= 100);
   const mode = (values.mode ?? 'hybrid') as 'hybrid';
   if (!['hybrid', 'bm25', 'dense'].includes(mode)) fail(`--mode ${mode}: expected hybrid, bm25 or dense`);
@@ -72,7 +76,7 @@ runMain(async () => {
   for (const workload of workloads) {
     const startedAt = new Date().toISOString();
     const t0 = Date.now();
-    const r = await runLoad({ url, workload, duration, warmup, connections, src, stream: { k, mode }, log });
+    const r = await runLoad({ url, workload, duration, warmup, connections, maxQps, src, stream: { k, mode }, log });
     results.push(r);
     process.stderr.write(`${formatLoad(label, r)}\n`);
     if (!values['no-save']) {

@@ -5,6 +5,8 @@
  *   naive        Express + LangChain MemoryVectorStore brute force, no cache (servers/naive-express.ts)
  *   orama        Orama hybrid search in a Fastify shell (servers/orama-fastify.ts)
  *   hello        Fastify hello-world: the machine's ceiling (servers/hello-fastify.ts)
+ *   hello-11k    the same route sending a constant 11 KB body, the size of a hybrid k = 10 answer: the ceiling for
+ *                responses as large as ours
  *
  * Each server is started as a child process, waited for (GET /readyz), loaded with the same deterministic request
  * stream (same seed), then stopped before the next one starts, so they never compete for the two cores.
@@ -17,7 +19,7 @@ import { renderTextTable } from '../lab/table.ts';
 import { ensureIndex } from '../serve/build-index.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 import { formatLoad } from './format.ts';
-import { runLoad, type LoadResult } from './driver.ts';
+import { DEFAULT_MAX_QPS, runLoad, type LoadResult } from './driver.ts';
 import { saveLoadtest, toLesson, type NamedLoad } from './results.ts';
 import { brownPhraseSource, WORKLOADS, type WorkloadName } from './workloads.ts';
 
@@ -25,7 +27,8 @@ const USAGE = `
 Usage: npm run loadtest:compare -- [--index <dir>] [--workload W] [--duration S] [--connections C] [options]
 
 Runs, one after the other on 127.0.0.1 and with the same query stream: this server (cluster), a naive Express +
-LangChain MemoryVectorStore server, Orama hybrid search in Fastify, and a Fastify hello-world (the ceiling). Prints
+LangChain MemoryVectorStore server, Orama hybrid search in Fastify, and a Fastify hello-world (the ceiling), once
+with a tiny body and once with an 11 KB one (the size of our answers: the ceiling for responses that large). Prints
 QPS, p50/p90/p99, non-2xx and errors for each, with ratios to the naive baseline and the ceiling, and merges the
 results into the lab's results (lesson t4/loadtest-compare).
 
@@ -35,9 +38,11 @@ Options:
   --duration S         measured seconds per server (default 15)
   --warmup S           seconds of load before measuring (default 3)
   --connections C      concurrent connections (default 32)
-  --workers N          worker processes for rag-engine and hello (default 2)
+  --max-qps Q          the rate the pre-built requests are sized for (default ${DEFAULT_MAX_QPS.uniform} for uniform,
+                       ${DEFAULT_MAX_QPS.zipf} for zipf); a faster server re-sends requests and the run says so
+  --workers N          worker processes for rag-engine and the hello servers (default 2)
   --peer-workers N     worker processes for naive and orama (default 1: one index build each)
-  --servers LIST       comma-separated subset of rag-engine,naive,orama,hello (default all)
+  --servers LIST       comma-separated subset of rag-engine,naive,orama,hello,hello-11k (default all)
   --port P             first port to use (default 18090)
   --ready-timeout S    seconds to wait for a server to load (default 900)
   --run ID             lab run to add the results to (default: a new run id)
@@ -46,7 +51,7 @@ Options:
   -h, --help           show this help
 `;
 
-const SERVERS = ['rag-engine', 'naive', 'orama', 'hello'] as const;
+const SERVERS = ['rag-engine', 'naive', 'orama', 'hello', 'hello-11k'] as const;
 type ServerName = (typeof SERVERS)[number];
 
 function command(name: ServerName, index: string, port: number, workers: number, peerWorkers: number): string[] {
@@ -60,6 +65,8 @@ function command(name: ServerName, index: string, port: number, workers: number,
       return ['shared/loadtest/servers/orama-fastify.ts', '--index', index, '--port', p, '--workers', String(peerWorkers)];
     case 'hello':
       return ['shared/loadtest/servers/hello-fastify.ts', '--port', p, '--workers', String(workers)];
+    case 'hello-11k':
+      return ['shared/loadtest/servers/hello-fastify.ts', '--port', p, '--workers', String(workers), '--body-bytes', '11000'];
   }
 }
 
@@ -94,6 +101,7 @@ runMain(async () => {
     duration: { type: 'string' },
     warmup: { type: 'string' },
     connections: { type: 'string' },
+    'max-qps': { type: 'string' },
     workers: { type: 'string' },
     'peer-workers': { type: 'string' },
     servers: { type: 'string' },
@@ -108,6 +116,7 @@ runMain(async () => {
   const duration = numberFlag('duration', values.duration, 15, (n) => n > 0 && n <= 600);
   const warmup = numberFlag('warmup', values.warmup, 3, (n) => n >= 0 && n <= 120);
   const connections = numberFlag('connections', values.connections, 32, (n) => Number.isInteger(n) && n > 0 && n <= 1024);
+  const maxQps = values['max-qps'] === undefined ? undefined : numberFlag('max-qps', values['max-qps'], 0, (n) => n > 0 && n <= 1e6);
   const workers = numberFlag('workers', values.workers, 2, (n) => Number.isInteger(n) && n > 0 && n <= 64);
   const peerWorkers = numberFlag('peer-workers', values['peer-workers'], 1, (n) => Number.isInteger(n) && n > 0 && n <= 64);
   const firstPort = numberFlag('port', values.port, 18090, (n) => Number.isInteger(n) && n > 1024 && n < 65000);
@@ -117,7 +126,7 @@ runMain(async () => {
   const log = (m: string) => process.stderr.write(`${m}\n`);
 
   const index = resolve(values.index ?? join(REPO_ROOT, '.cache/idx-100k'));
-  if (servers.some((s) => s !== 'hello')) {
+  if (servers.some((s) => !s.startsWith('hello'))) {
     log(`index: ${index}`);
     await ensureIndex(index, { scale: 100_000, log });
   }
@@ -132,7 +141,7 @@ runMain(async () => {
   for (const [i, name] of servers.entries()) {
     const port = firstPort + i;
     const url = `http://127.0.0.1:${port}`;
-    const label = name === 'rag-engine' || name === 'hello' ? `${name} (${workers} workers)` : peerWorkers > 1 ? `${name} (${peerWorkers} workers)` : name;
+    const label = name === 'rag-engine' || name.startsWith('hello') ? `${name} (${workers} workers)` : peerWorkers > 1 ? `${name} (${peerWorkers} workers)` : name;
     const logFile = join(logDir, `${name}.log`);
     log(`\n${label}: starting on ${url} (log: ${logFile})`);
     const out = createWriteStream(logFile);
@@ -148,7 +157,7 @@ runMain(async () => {
       await waitReady(url, child, readyTimeout);
       log(`  ready after ${((Date.now() - tReady) / 1000).toFixed(0)} s`);
       // the same stream for every server: same seed, same queries, same order
-      const load = await runLoad({ url, workload, duration, warmup, connections, src, stream: { seed: 7 }, log });
+      const load = await runLoad({ url, workload, duration, warmup, connections, maxQps, src, stream: { seed: 7 }, log });
       log(formatLoad(label, load));
       runs.push({ name: label, load });
     } catch (err) {
@@ -160,7 +169,7 @@ runMain(async () => {
   }
 
   const naive = runs.find((r) => r.name.startsWith('naive'))?.load;
-  const ceiling = runs.find((r) => r.name.startsWith('hello'))?.load;
+  const ceiling = runs.find((r) => r.name.startsWith('hello-11k'))?.load ?? runs.find((r) => r.name.startsWith('hello'))?.load;
   const orama = runs.find((r) => r.name.startsWith('orama'))?.load;
   const f = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const header = ['Server', 'QPS', 'p50 ms', 'p90 ms', 'p99 ms', 'non-2xx', 'errors', '× naive QPS', '× orama QPS', '% of ceiling'];

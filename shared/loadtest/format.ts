@@ -17,7 +17,17 @@ export function formatLoad(name: string, r: LoadResult): string {
     );
     for (const ex of fr.failureExamples) lines.push(`    ${ex}`);
   }
+  const w = repeatWarning(r);
+  if (w) lines.push(`  ${w}`);
   return lines.join('\n');
+}
+
+/** Says so when a run went past its pre-built requests (driver.ts) and re-sent some; undefined when it did not. */
+export function repeatWarning(r: LoadResult): string | undefined {
+  if (!r.repeated) return undefined;
+  const sized = `${r.prebuilt ?? '?'} pre-built for ${r.maxQps ?? '?'} req/s`;
+  if (r.workload === 'uniform') return `WARNING: uniform stream repeated ${r.repeated} queries (${sized}): raise --max-qps`;
+  return `note: ${r.workload} stream re-sent ${r.repeated} pre-built requests (${sized}); raise --max-qps for fresh draws`;
 }
 
 export function checkLoopback(url: string): string {

@@ -171,6 +171,11 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
     }, 250);
     lagTimer.unref();
   }
+  // Loading an index blocks the loop for seconds; that is not load, so the sample starts afresh when serving begins.
+  const resetPressure = () => {
+    lag?.reset();
+    overloaded = false;
+  };
 
   const updateIndexGauges = () => {
     if (!engine) return;
@@ -384,10 +389,12 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
       engine = e;
       if (v !== undefined) moveTo(v);
       updateIndexGauges();
+      resetPressure();
     },
     applySequenced,
     async listen(port: number, host = '127.0.0.1') {
       await app.listen({ port, host });
+      resetPressure();
       const addr = app.server.address();
       return typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : String(addr);
     },

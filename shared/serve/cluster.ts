@@ -263,6 +263,8 @@ export async function runWorker(cfg: ServeConfig): Promise<void> {
   const queue = cfg.redisUrl ? new QueueWritePath({ redisUrl: cfg.redisUrl, name: process.env.RAG_QUEUE_NAME ?? `rag-writes-${namespace}` }) : undefined;
   const metrics = createMetrics({ labels: { worker: wid } });
   AggregatorRegistry.setRegistries([metrics.registry]);
+  // prom-client answers the primary's metrics requests only once an AggregatorRegistry exists in this process too
+  new AggregatorRegistry();
   const rc = redisCache(cfg.redisUrl, namespace, cfg.logger);
   const server = await createServer({
     ...cfg.server,

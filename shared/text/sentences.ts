@@ -50,12 +50,28 @@ function isAbbreviation(word: string, next: string): boolean {
 }
 
 export function splitSentences(text: string): string[] {
-  const out: string[] = [];
+  const spans = sentenceSpans(text);
+  const out: string[] = new Array(spans.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = text.slice(spans[2 * i], spans[2 * i + 1]);
+  return out;
+}
+
+const TRIMMED = /\s/;
+
+/**
+ * The sentences of `text` as character spans: [start0, end0, start1, end1, …], each `text.slice(start, end)` being
+ * what `splitSentences` returns (trimmed, non-empty). For callers that keep offsets instead of copies.
+ */
+export function sentenceSpans(text: string): number[] {
+  const out: number[] = [];
   const n = text.length;
   let start = 0;
   const emit = (end: number) => {
-    const s = text.slice(start, end).trim();
-    if (s.length > 0) out.push(s);
+    let a = start;
+    let b = end;
+    while (a < b && TRIMMED.test(text[a])) a++;
+    while (b > a && TRIMMED.test(text[b - 1])) b--;
+    if (b > a) out.push(a, b);
     start = end;
   };
   for (let i = 0; i < n; i++) {
