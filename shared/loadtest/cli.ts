@@ -32,6 +32,9 @@ Options:
                      uniform, ${DEFAULT_MAX_QPS.zipf} for zipf); a faster server re-sends requests and the run says so
   --k K              hits per query (default 10)
   --mode M           hybrid | bm25 | dense (default hybrid)
+  --seed N           seed of the query stream (default: a new one per run, printed). Each workload of a run
+                     uses seed + its position, so no workload finds the queries of another in the server's cache;
+                     a fixed seed against a server that already saw it measures a warm cache, not the workload
   --label NAME       name of the server in the results (default rag-engine)
   --run ID           lab run to add the results to (default: a new run id)
   --no-save          do not write results
@@ -49,6 +52,7 @@ runMain(async () => {
     'max-qps': { type: 'string' },
     k: { type: 'string' },
     mode: { type: 'string' },
+    seed: { type: 'string' },
     label: { type: 'string' },
     run: { type: 'string' },
     'no-save': { type: 'boolean' },
@@ -65,6 +69,7 @@ runMain(async () => {
   const mode = (values.mode ?? 'hybrid') as 'hybrid';
   if (!['hybrid', 'bm25', 'dense'].includes(mode)) fail(`--mode ${mode}: expected hybrid, bm25 or dense`);
   const label = values.label ?? 'rag-engine';
+  const seed = numberFlag('seed', values.seed, Date.now() % 1_000_000_000, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 31);
   const log = (m: string) => process.stderr.write(`${m}\n`);
 
   const ready = await fetch(`${url}/readyz`).catch((err: Error) => fail(`cannot reach ${url}: ${err.message}; start it with npm run serve`));
@@ -73,10 +78,11 @@ runMain(async () => {
   log('building the query log from the Brown corpus');
   const src = await brownPhraseSource();
   const results: LoadResult[] = [];
-  for (const workload of workloads) {
+  log(`seed ${seed} (--seed ${seed} repeats this run's queries)`);
+  for (const [i, workload] of workloads.entries()) {
     const startedAt = new Date().toISOString();
     const t0 = Date.now();
-    const r = await runLoad({ url, workload, duration, warmup, connections, maxQps, src, stream: { k, mode }, log });
+    const r = await runLoad({ url, workload, duration, warmup, connections, maxQps, src, stream: { k, mode, seed: seed + i }, log });
     results.push(r);
     process.stderr.write(`${formatLoad(label, r)}\n`);
     if (!values['no-save']) {

@@ -222,6 +222,22 @@ describe('cache and freshness (in-process)', () => {
     expect(missing.status).toBe(404);
   });
 
+  it('numbers concurrent writes densely and applies every one of them', async () => {
+    expect((await post(url, { documents: [{ id: 'burst/pre', text: 'Okapi burst before the others grazed.' }] }, '/v1/documents')).status).toBe(200);
+    const v0 = ((await (await fetch(`${url}/readyz`)).json()) as { version: number }).version;
+    // all in flight at once: twelve ingests and a delete of the document written above
+    const ingests = Array.from({ length: 12 }, (_, i) =>
+      post(url, { documents: [{ id: `burst/${i}`, text: `Okapi burst number ${i} grazed near the river.` }] }, '/v1/documents'),
+    );
+    const del = fetch(`${url}/v1/documents/${encodeURIComponent('burst/pre')}`, { method: 'DELETE' }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
+    const acks = await Promise.all([...ingests, del]);
+    expect(acks.every((a) => a.status === 200)).toBe(true);
+    expect(acks.map((a) => a.json.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 13 }, (_, i) => v0 + i + 1));
+    expect(acks[12].json.removed).toBe(1);
+    const found = docIds(await post(url, { query: 'okapi burst grazed', k: 20, mode: 'bm25' }));
+    expect(found.filter((id) => id.startsWith('burst/')).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `burst/${i}`).sort());
+  });
+
   it('exposes the named metrics', async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     for (const name of [
