@@ -217,3 +217,57 @@ describe.skipIf(!cranfield)('Bm25Index on Cranfield', () => {
     expect(recall / n).toBeGreaterThanOrEqual(0.7);
   });
 });
+
+describe('Bm25Index pruning of the commonest term', () => {
+  it('returns exactly what a full scan returns (labels and scores, bit for bit)', () => {
+    const rand = mulberry32(77);
+    // Zipf-like words: w0 is in most documents, w150 in a few
+    const word = () => `w${Math.floor(200 * rand() ** 3)}`;
+    const docs = Array.from({ length: 3000 }, () => Array.from({ length: 5 + Math.floor(rand() * 60) }, word));
+    const sorted = new Bm25Index();
+    docs.forEach((d, l) => sorted.add(l, d));
+    // the same documents added from the highest label down: every list out of order, so nothing can be pruned
+    const scanned = new Bm25Index();
+    for (let l = docs.length - 1; l >= 0; l--) scanned.add(l, docs[l]);
+    const queries: string[][] = [];
+    for (let i = 0; i < 300; i++) {
+      const rare = `w${20 + Math.floor(rand() * 180)}`;
+      const common = `w${Math.floor(rand() * 5)}`;
+      queries.push(i % 3 === 0 ? [common, rare] : i % 3 === 1 ? [rare, common, `w${Math.floor(rand() * 40)}`] : [common, common, rare]);
+    }
+    for (const k of [1, 5, 30]) {
+      for (const q of queries) expect(sorted.search(q, k)).toEqual(scanned.search(q, k));
+    }
+    expect(scanned.prunedSearches).toBe(0);
+    expect(sorted.prunedSearches).toBeGreaterThan(300);
+  });
+
+  it('stays exact after deletes and re-adds, and after compaction', () => {
+    const rand = mulberry32(78);
+    const word = () => `w${Math.floor(150 * rand() ** 3)}`;
+    const docs = new Map<number, string[]>();
+    const index = new Bm25Index({ compactRatio: 1 });
+    for (let l = 0; l < 2000; l++) {
+      const d = Array.from({ length: 5 + Math.floor(rand() * 50) }, word);
+      docs.set(l, d);
+      index.add(l, d);
+    }
+    for (let l = 0; l < 2000; l += 9) {
+      index.remove(l);
+      docs.delete(l);
+    }
+    for (let l = 3; l < 2000; l += 50) {
+      const d = Array.from({ length: 20 }, word);
+      index.add(l, d); // re-added below the lists' last labels: those lists lose their sorted flag
+      docs.set(l, d);
+    }
+    const queries = Array.from({ length: 200 }, () => [`w${Math.floor(rand() * 4)}`, `w${20 + Math.floor(rand() * 130)}`]);
+    const check = () => {
+      const ref = fresh(docs);
+      for (const q of queries) expect(index.search(q, 10)).toEqual(ref.search(q, 10));
+    };
+    check();
+    index.compact();
+    check();
+  });
+});
