@@ -31,6 +31,9 @@ Options:
                            env MAX_EVENT_LOOP_DELAY_MS)
   --body-limit BYTES       largest request body, 413 beyond (default 1048576, env BODY_LIMIT)
   --cache-entries N        in-process results cache size (default 20000; 0 disables the results cache)
+  --candidates N           hits each retriever hands to hybrid fusion (default: the index's, 30)
+  --hybrid-ef N            HNSW beam for the dense list of hybrid queries (default: the index's, 40); more of
+                           either buys a little quality for speed (npm run bench:query shows the trade)
   -h, --help               show this help
 
 Environment:
@@ -52,6 +55,8 @@ runMain(async () => {
     'max-lag-ms': { type: 'string' },
     'body-limit': { type: 'string' },
     'cache-entries': { type: 'string' },
+    candidates: { type: 'string' },
+    'hybrid-ef': { type: 'string' },
   });
   const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
   const nonNegative = (n: number) => n >= 0;
@@ -68,6 +73,10 @@ runMain(async () => {
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
     workers,
     redisUrl: process.env.REDIS_URL || undefined,
+    engine: {
+      candidates: optional('candidates', values.candidates, (n) => positiveInt(n) && n <= 1000),
+      hybridEf: optional('hybrid-ef', values['hybrid-ef'], (n) => positiveInt(n) && n <= 10_000),
+    },
     logger,
     server: {
       deadlineMs: optional('deadline-ms', values['deadline-ms'], positiveInt),

@@ -25,7 +25,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type pino from 'pino';
 import { Redis } from 'ioredis';
 import { createDefaultEmbedder } from '../embed/sif.ts';
-import { loadEngine } from '../engine.ts';
+import { loadEngine, type EngineConfig } from '../engine.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { createServer, type RagServer, type ServerOptions } from './app.ts';
 import { CachingEmbedder } from './cache.ts';
@@ -46,6 +46,8 @@ export interface ServeConfig {
   /** Worker processes; 1 = no cluster (the server runs in this process). */
   workers: number;
   redisUrl?: string;
+  /** Query-time engine settings over the saved index's (candidate depth, HNSW beam of hybrid queries). */
+  engine?: Partial<Pick<EngineConfig, 'candidates' | 'hybridEf'>>;
   server: Omit<ServerOptions, 'engine' | 'writes' | 'metrics' | 'metricsText' | 'logger' | 'version'>;
   logger: pino.Logger;
 }
@@ -67,9 +69,11 @@ type ToPrimary =
 const isMsg = (m: unknown): m is { t: string } => typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
 
 /** Loads the saved engine with the caching embedder in front of the default one. */
-async function loadServingEngine(dir: string) {
+async function loadServingEngine(dir: string, overrides: ServeConfig['engine'] = {}) {
   const embedder = new CachingEmbedder(await createDefaultEmbedder());
-  return loadEngine(dir, { embedder });
+  // only the settings given: an undefined one must not hide the value saved with the index
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return loadEngine(dir, { ...given, embedder });
 }
 
 function redisCache(url: string | undefined, namespace: string, logger: pino.Logger) {
@@ -93,7 +97,7 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
     writes: queue,
     cache: cfg.server.cache === false ? false : { ...cfg.server.cache, ...rc },
   });
-  server.setEngine(await loadServingEngine(cfg.indexDir));
+  server.setEngine(await loadServingEngine(cfg.indexDir, cfg.engine));
   const consumer = queue
     ? startQueueConsumer({ redisUrl: cfg.redisUrl!, name: queueName }, new Sequencer((v, op) => server.applySequenced(v, op)))
     : undefined;
@@ -331,6 +335,6 @@ export async function runWorker(cfg: ServeConfig): Promise<void> {
     }
   });
 
-  server.setEngine(await loadServingEngine(cfg.indexDir));
+  server.setEngine(await loadServingEngine(cfg.indexDir, cfg.engine));
   send({ t: 'loaded' });
 }
