@@ -49,12 +49,13 @@ export interface EngineConfig {
   /** How hybrid mode fuses the BM25 and dense lists. Default: see DEFAULT_FUSION. */
   fusion?: FusionOptions;
   /**
-   * How many candidates each retriever returns before fusion. Default 30: on Cranfield (k = 10) nDCG@10 is 0.3937
-   * against 0.3994 at 100, and a 100k-chunk hybrid query costs about half as much (see shared/serve/README.md).
+   * How many candidates each retriever returns before fusion. Default 20: on Cranfield (k = 10) nDCG@10 is 0.3934
+   * (30 candidates: 0.3937; 100: 0.3994), and at 100k chunks a hybrid query with its answer costs about 0.4× of what
+   * it costs at 100 (`npm run bench:query`; see the main README).
    */
   candidates?: number;
   /**
-   * HNSW beam width for the dense list of a hybrid query (raised to `candidates`). Default 40; dense-only queries use
+   * HNSW beam width for the dense list of a hybrid query (raised to `candidates`). Default 24; dense-only queries use
    * the index's own `efSearch` (160), where recall of the list itself is what the caller sees.
    */
   hybridEf?: number;
@@ -167,8 +168,8 @@ export class Engine {
     this.analyzer = createAnalyzer();
     this.sentences = sentences ?? new SentenceTable();
     this.fusion = { ...DEFAULT_FUSION, ...config.fusion } as Required<FusionOptions>;
-    this.candidates = config.candidates ?? 30;
-    this.hybridEf = config.hybridEf ?? 40;
+    this.candidates = config.candidates ?? 20;
+    this.hybridEf = config.hybridEf ?? 24;
     this.llm = config.llm === null ? undefined : (config.llm ?? llmConfigFromEnv());
     this.log = config.log ?? (() => {});
   }

@@ -1,5 +1,5 @@
 /**
- * npm run bench:query -- [--index .cache/idx-100k] [--queries 2000] [--candidates 30,100] [--hybrid-ef 40,160] [--json]
+ * npm run bench:query -- [--index .cache/idx-100k] [--queries 2000] [--candidates 20,100] [--hybrid-ef 24,160] [--json]
  *
  * Where one hybrid query's time goes, stage by stage, over a saved index, one query at a time on one core: the
  * engine's own per-stage timings (analyze, bm25, embed, dense, fuse, answer, total) for the load test's query
@@ -28,13 +28,13 @@ Options:
   --index <dir>        saved index (default .cache/idx-100k; build it with npm run index -- --scale 100000 --out <dir>)
   --queries <n>        timed queries per configuration and round (default 2000)
   --rounds <n>         interleaved rounds (default 3)
-  --candidates <list>  candidates per retriever before fusion, comma-separated (default 30, the engine's)
-  --hybrid-ef <list>   HNSW beam for the dense list, comma-separated, paired with --candidates (default 40)
+  --candidates <list>  candidates per retriever before fusion, comma-separated (default 20, the engine's)
+  --hybrid-ef <list>   HNSW beam for the dense list, comma-separated, paired with --candidates (default 24)
   --seed <n>           query stream seed (default 7)
   --json               print the results as JSON on stdout (progress stays on stderr)
   -h, --help           this text
 
-Example: npm run bench:query -- --candidates 30,100 --hybrid-ef 40,160
+Example: npm run bench:query -- --candidates 20,30,100 --hybrid-ef 24,40,160
 `;
 
 const STAGES = ['analyze', 'bm25', 'embed', 'dense', 'fuse', 'answer'] as const;

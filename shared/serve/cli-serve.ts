@@ -31,8 +31,8 @@ Options:
                            env MAX_EVENT_LOOP_DELAY_MS)
   --body-limit BYTES       largest request body, 413 beyond (default 1048576, env BODY_LIMIT)
   --cache-entries N        in-process results cache size (default 20000; 0 disables the results cache)
-  --candidates N           hits each retriever hands to hybrid fusion (default: the index's, 30)
-  --hybrid-ef N            HNSW beam for the dense list of hybrid queries (default: the index's, 40); more of
+  --candidates N           hits each retriever hands to hybrid fusion (default: the index's, 20)
+  --hybrid-ef N            HNSW beam for the dense list of hybrid queries (default: the index's, 24); more of
                            either buys a little quality for speed (npm run bench:query shows the trade)
   -h, --help               show this help
 
