@@ -132,7 +132,7 @@ export class SentenceTable {
       const len = body[at + 1];
       at += 2;
       if (label < 0 || len < 1 || at + len > body.length) throw corrupt(`bad row ${i}`);
-      table.rows[label] = body.slice(at, at + len);
+      table.rows[label] = body.subarray(at, at + len); // views into one buffer: no 100k small copies at load
       at += len;
     }
     return table;
