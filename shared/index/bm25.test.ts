@@ -218,6 +218,18 @@ describe.skipIf(!cranfield)('Bm25Index on Cranfield', () => {
   });
 });
 
+describe('Bm25Index serialization of a small index', () => {
+  it('round-trips an index whose label space needs fewer live-bitmap words than it holds', () => {
+    const index = new Bm25Index();
+    index.add(0, ['alpha', 'beta']);
+    index.add(1, ['beta', 'gamma', 'gamma']);
+    index.add(2, ['delta']);
+    const copy = Bm25Index.deserialize(index.serialize());
+    expect(copy.size).toBe(3);
+    expect(copy.search(['gamma', 'beta'], 3)).toEqual(index.search(['gamma', 'beta'], 3));
+  });
+});
+
 describe('Bm25Index pruning of the commonest term', () => {
   it('returns exactly what a full scan returns (labels and scores, bit for bit)', () => {
     const rand = mulberry32(77);

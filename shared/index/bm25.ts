@@ -485,7 +485,8 @@ export class Bm25Index {
       }),
     );
     const headerPadded = align4(header.length);
-    const liveWords = this.live.length;
+    // the words the label space needs (the bitmap may hold more: grow() allocates at least 4), as deserialize reads
+    const liveWords = Math.ceil(this.labelCap / 32);
     const size = 12 + headerPadded + 4 * T + 4 * P + align4(2 * P) + 4 * this.labelCap + 4 * liveWords;
     const bytes = new Uint8Array(size);
     const view = new DataView(bytes.buffer);
@@ -509,7 +510,7 @@ export class Bm25Index {
     off += 4 * P + align4(2 * P);
     new Float32Array(bytes.buffer, off, this.labelCap).set(this.docLen.subarray(0, this.labelCap));
     off += 4 * this.labelCap;
-    new Uint32Array(bytes.buffer, off, liveWords).set(this.live);
+    new Uint32Array(bytes.buffer, off, liveWords).set(this.live.subarray(0, liveWords));
     return bytes;
   }
 
