@@ -319,7 +319,7 @@ export class Bm25Index {
       // tried before the commonest list only: earlier tries cost a pass over the touched labels each and, on the
       // 100k-chunk query log, pruned no more (34-50% of queries against 63%, and slower overall)
       if (canPrune && step > 0 && step === order.length - 1 && nTouched >= k) {
-        nCands = this.addToCandidates(qTerms, qtf, order, step, k, nTouched);
+        nCands = this.addToCandidates(t, w, k, nTouched);
         if (nCands >= 0) break;
       }
       if (checkLive) {
@@ -385,25 +385,20 @@ export class Bm25Index {
   }
 
   /**
-   * The pruned tail of `search`, from `order[from]` on. θ = the k-th best score so far; a document holding none of
-   * the terms so far scores at most ub = Σ w·maxTf/(maxTf + k1·(1 − b)) over the remaining terms (each tf at most
-   * its maxTf, its length at least 0). When θ > ub no such document can reach the top k, so the remaining terms are
-   * added only to the touched labels that could still get there (score + ub >= θ), found in each sorted list by
-   * galloping search. Returns how many candidates (in this.cands) hold final scores, or -1 when θ does not clear
-   * the bound (then the caller scans as usual).
+   * The pruned last step of `search`, for term `t` with query weight `w`. θ = the k-th best score so far; a document
+   * holding only `t` scores at most ub = w·maxTf/(maxTf + k1·(1 − b)) (its tf at most maxTf, its length at least 0).
+   * When θ > ub no such document can reach the top k, so `t` is added only to the touched labels that could still
+   * get there (score + ub >= θ), found in its sorted list by galloping search. Returns how many candidates (in
+   * this.cands) hold final scores, or -1 when the list is not sorted or θ does not clear the bound (then the caller
+   * scans as usual).
    */
-  private addToCandidates(qTerms: number[], qtf: number[], order: number[], from: number, k: number, nTouched: number): number {
+  private addToCandidates(t: number, w: number, k: number, nTouched: number): number {
+    if (this.unsorted[t] !== 0) return -1;
     const acc = this.acc;
     const touched = this.touched;
     const norm = this.norm;
-    const k1p1 = this.k1 + 1;
-    const minNorm = this.k1 * (1 - this.b);
-    let ub = 0;
-    for (let s = from; s < order.length; s++) {
-      const t = qTerms[order[s]];
-      const w = idfOf(this.nDocs, this.df[t]) * qtf[order[s]] * k1p1;
-      ub += (w * this.maxTf[t]) / (this.maxTf[t] + minNorm);
-    }
+    const maxTf = this.maxTf[t];
+    const ub = (w * maxTf) / (maxTf + this.k1 * (1 - this.b));
     // with a margin for the float32 rounding of accumulated scores: nothing left out may even tie θ
     const bound = ub * (1 + 1e-5) + 1e-6;
     const top = new TopK(k);
@@ -413,7 +408,6 @@ export class Bm25Index {
     }
     const theta = top.threshold;
     if (!(theta > bound)) return -1;
-    for (let s = from; s < order.length; s++) if (this.unsorted[qTerms[order[s]]] !== 0) return -1;
     this.pruned++;
     const cands = this.cands;
     let m = 0;
@@ -423,39 +417,35 @@ export class Bm25Index {
     }
     const c = cands.subarray(0, m);
     c.sort();
-    for (let s = from; s < order.length; s++) {
-      const t = qTerms[order[s]];
-      const w = idfOf(this.nDocs, this.df[t]) * qtf[order[s]] * k1p1;
-      const labels = this.postLabels[t];
-      const tfs = this.postTfs[t];
-      const n = this.postLen[t];
-      let p = 0;
-      for (let j = 0; j < m && p < n; j++) {
-        const l = c[j];
-        if (labels[p] < l) {
-          // gallop: double the stride until past l, then binary search the last stride
-          let lo = p;
-          let stride = 1;
-          let hi = p + 1;
-          while (hi < n && labels[hi] < l) {
-            lo = hi;
-            stride *= 2;
-            hi = lo + stride;
-          }
-          if (hi > n) hi = n;
-          lo++;
-          while (lo < hi) {
-            const mid = (lo + hi) >>> 1;
-            if (labels[mid] < l) lo = mid + 1;
-            else hi = mid;
-          }
-          p = lo;
+    const labels = this.postLabels[t];
+    const tfs = this.postTfs[t];
+    const n = this.postLen[t];
+    let p = 0;
+    for (let j = 0; j < m && p < n; j++) {
+      const l = c[j];
+      if (labels[p] < l) {
+        // gallop: double the stride until past l, then binary search the last stride
+        let lo = p;
+        let stride = 1;
+        let hi = p + 1;
+        while (hi < n && labels[hi] < l) {
+          lo = hi;
+          stride *= 2;
+          hi = lo + stride;
         }
-        if (p < n && labels[p] === l) {
-          const tf = tfs[p];
-          acc[l] = acc[l] + (w * tf) / (tf + norm[l]);
-          p++;
+        if (hi > n) hi = n;
+        lo++;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (labels[mid] < l) lo = mid + 1;
+          else hi = mid;
         }
+        p = lo;
+      }
+      if (p < n && labels[p] === l) {
+        const tf = tfs[p];
+        acc[l] = acc[l] + (w * tf) / (tf + norm[l]);
+        p++;
       }
     }
     return m;
