@@ -80,6 +80,12 @@ describe('engine end to end', () => {
         expect(b.answer?.text).toEqual(a.answer?.text);
       }
     }
+    // an override left undefined keeps the saved setting; a given one replaces it
+    const tuned = await createEngine({ llm: null, candidates: 7, hybridEf: 9 });
+    await tuned.ingest(docs.slice(0, 3));
+    await tuned.save(join(dir, 'tuned'));
+    expect((await loadEngine(join(dir, 'tuned'), { llm: null, candidates: undefined })).config).toMatchObject({ candidates: 7, hybridEf: 9 });
+    expect((await loadEngine(join(dir, 'tuned'), { llm: null, candidates: 12 })).config).toMatchObject({ candidates: 12, hybridEf: 9 });
   });
 
   it('updates and removes documents', async () => {

@@ -489,7 +489,8 @@ export async function createEngine(config: EngineConfig = {}): Promise<Engine> {
 
 /**
  * Loads an engine saved with `engine.save(dir)`. The saved configuration is used; `overrides` may change query-time
- * settings (fusion, candidates, answer, llm) and must supply the embedder when a custom one was used.
+ * settings (fusion, candidates, answer, llm; one left undefined keeps the saved value) and must supply the embedder
+ * when a custom one was used.
  */
 export async function loadEngine(dir: string, overrides: EngineConfig = {}): Promise<Engine> {
   const manifestPath = join(dir, 'manifest.json');
@@ -505,7 +506,9 @@ export async function loadEngine(dir: string, overrides: EngineConfig = {}): Pro
   if (manifest.format !== FORMAT || manifest.version !== FORMAT_VERSION) {
     throw new RagError('CORRUPT', `${manifestPath}: not a ${FORMAT} v${FORMAT_VERSION} index`);
   }
-  const config: EngineConfig = { ...manifest.config, ...overrides };
+  // an override left undefined keeps the saved value
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as EngineConfig;
+  const config: EngineConfig = { ...manifest.config, ...given };
   const embedder = overrides.embedder ?? (await createDefaultEmbedder({ cacheDir: config.cacheDir, log: config.log }));
   if (embedder.name !== manifest.embedder.name || embedder.dim !== manifest.embedder.dim) {
     throw new RagError(

@@ -71,9 +71,7 @@ const isMsg = (m: unknown): m is { t: string } => typeof m === 'object' && m !==
 /** Loads the saved engine with the caching embedder in front of the default one. */
 async function loadServingEngine(dir: string, overrides: ServeConfig['engine'] = {}) {
   const embedder = new CachingEmbedder(await createDefaultEmbedder());
-  // only the settings given: an undefined one must not hide the value saved with the index
-  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return loadEngine(dir, { ...given, embedder });
+  return loadEngine(dir, { ...overrides, embedder });
 }
 
 function redisCache(url: string | undefined, namespace: string, logger: pino.Logger) {
