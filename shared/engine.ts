@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { extractiveAnswerFromTable, type Answer, type ExtractiveOptions } from './answer/extractive.ts';
 import { SentenceTable } from './answer/sentence-table.ts';
 import { completeChat, llmConfigFromEnv, type LlmConfig } from './answer/llm.ts';
-import { chunkDocument, validateDoc } from './corpus/chunk.ts';
+import { chunkDocument, indexText, validateDoc } from './corpus/chunk.ts';
 import { createDefaultEmbedder, isZeroVector } from './embed/sif.ts';
 import { RagError } from './errors.ts';
 import { Bm25Index } from './index/bm25.ts';
@@ -448,11 +448,6 @@ interface Manifest {
 
 function serializableConfig(c: EngineConfig): EngineConfig {
   return { vector: c.vector, bm25: c.bm25, chunk: c.chunk, fusion: c.fusion, candidates: c.candidates, hybridEf: c.hybridEf, answer: c.answer };
-}
-
-/** The text a chunk is indexed and embedded under: its document title, then its own text. */
-export function indexText(c: Chunk): string {
-  return c.title ? `${c.title}\n${c.text}` : c.text;
 }
 
 function validateQuery(text: unknown, opts: QueryOptions) {

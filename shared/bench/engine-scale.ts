@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadBrown } from '../corpus/brown.ts';
 import { growEngine } from '../corpus/grow.ts';
-import { createEngine, indexText, type RetrievalMode } from '../engine.ts';
+import { createEngine, type RetrievalMode } from '../engine.ts';
+import { indexText } from '../corpus/chunk.ts';
 import { knownItemQueries } from '../eval/known-item.ts';
 import { FlatIndex } from '../index/flat.ts';
 import { collectEnv, formatEnvLines, makeRunId } from '../lab/env.ts';
-import { percentileNearestRank } from '../lab/stats.ts';
+import { percentileNearestRank } from '../util/stats.ts';
 import { numberFlag, parseCli, runMain } from '../util/cli.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 

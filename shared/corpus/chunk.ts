@@ -145,3 +145,8 @@ export function chunkDocument(doc: Doc, opts: ChunkOptions = {}): Chunk[] {
   if (fresh > 0) emit(current, words);
   return chunks;
 }
+
+/** The text a chunk is indexed and embedded under: its document title, then its own text. */
+export function indexText(c: Chunk): string {
+  return c.title ? `${c.title}\n${c.text}` : c.text;
+}

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Engine, RetrievalMode } from '../engine.ts';
 import type { Qrels, Query } from '../types.ts';
-import { percentileNearestRank } from '../lab/stats.ts';
+import { percentileNearestRank } from '../util/stats.ts';
 import { mrrAt, ndcgAt, recallAt } from './metrics.ts';
 
 export interface EvalResult {

@@ -17,7 +17,7 @@ import type { LessonDefinition } from './lesson.ts';
 import { CHAPTERS, discoverLessons, findLesson, LessonLookupError, REPO_ROOT, type LessonRef } from './lessons.ts';
 import { readResults, RESULTS_SCHEMA, ResultsError, resultsFile, saveResults, type LessonResult, type RunResults } from './results.ts';
 import { runLesson, type Mode } from './runner.ts';
-import { renderLessonText } from './table.ts';
+import { renderLessonText } from './lesson-table.ts';
 
 /** Where runs are written: `reports/` at the repo root, or `LAB_REPORTS_DIR`. */
 export function reportsDir(): string {

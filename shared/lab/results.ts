@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Curve, Metric } from './lesson.ts';
 import type { RunEnv } from './env.ts';
-import type { Ratio, Summary } from './stats.ts';
+import type { Ratio, Summary } from '../util/stats.ts';
 
 export const RESULTS_SCHEMA = 'rag-perf-lab/results@1';
 

@@ -9,7 +9,7 @@ import { Bench } from 'tinybench';
 import type { LessonContext, LessonDefinition } from './lesson.ts';
 import { GcRecorder } from './memory.ts';
 import type { LessonResult, VariantResult } from './results.ts';
-import { speedup, summarize } from './stats.ts';
+import { speedup, summarize } from '../util/stats.ts';
 
 export type Mode = 'quick' | 'full';
 

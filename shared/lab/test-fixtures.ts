@@ -1,6 +1,6 @@
 /** A small, valid results object for the harness tests. */
 import { RESULTS_SCHEMA, type LessonResult, type RunResults } from './results.ts';
-import { speedup, summarize } from './stats.ts';
+import { speedup, summarize } from '../util/stats.ts';
 
 export function fixtureLesson(id = 't1/01-demo', slowdown = 1): LessonResult {
   const before = summarize([10, 11, 12, 10.5, 11.5].map((x) => x * slowdown));

@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fail, numberFlag, parseCli, runMain } from '../util/cli.ts';
-import { renderTextTable } from '../lab/table.ts';
+import { renderTextTable } from '../util/table.ts';
 import { ensureIndex } from '../serve/build-index.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 import { formatLoad } from './format.ts';

@@ -24,7 +24,7 @@
  */
 import autocannon from 'autocannon';
 import { performance } from 'node:perf_hooks';
-import { percentile } from '../lab/stats.ts';
+import { percentile } from '../util/stats.ts';
 import { requestStream, type LoadRequest, type PhraseSource, type StreamOptions, type WorkloadName } from './workloads.ts';
 
 export interface LoadOptions {

@@ -10,7 +10,7 @@ import { reportsDir } from '../lab/chapter.ts';
 import { collectEnv, makeRunId } from '../lab/env.ts';
 import type { Metric } from '../lab/lesson.ts';
 import { saveResults, RESULTS_SCHEMA, type LessonResult, type VariantResult } from '../lab/results.ts';
-import { speedup, summarize } from '../lab/stats.ts';
+import { speedup, summarize } from '../util/stats.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 import type { LoadResult } from './driver.ts';
 

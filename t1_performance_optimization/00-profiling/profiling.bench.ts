@@ -3,7 +3,7 @@
  * analysed once at build time (after). Run: npm run t1 -- --only 00-profiling [--quick]
  */
 import { performance } from 'node:perf_hooks';
-import { medianMs } from '../../shared/lab/timing.ts';
+import { medianMs } from '../../shared/util/timing.ts';
 import { defineLesson } from '../../shared/lab/lesson.ts';
 import type { Chunk } from '../../shared/types.ts';
 import * as after from './after.ts';

@@ -5,7 +5,7 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { percentileNearestRank } from '../../shared/lab/stats.ts';
+import { percentileNearestRank } from '../../shared/util/stats.ts';
 
 export interface ProbeResult {
   /** /healthz round trips completed while the heavy requests ran. */

@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { percentileNearestRank } from '../../shared/lab/stats.ts';
+import { percentileNearestRank } from '../../shared/util/stats.ts';
 import type { Doc } from '../../shared/types.ts';
 import { sleep } from './service.ts';
 

@@ -9,7 +9,7 @@ import vm from 'node:vm';
 import { chunkDocument } from '../../shared/corpus/chunk.ts';
 import { loadBrown } from '../../shared/corpus/brown.ts';
 import { createDefaultEmbedder } from '../../shared/embed/sif.ts';
-import { indexText } from '../../shared/engine.ts';
+import { indexText } from '../../shared/corpus/chunk.ts';
 import { defineLesson, type Metric } from '../../shared/lab/lesson.ts';
 import type { Doc } from '../../shared/types.ts';
 import * as after from './after.ts';

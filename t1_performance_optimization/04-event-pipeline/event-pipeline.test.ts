@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { chunkDocument } from '../../shared/corpus/chunk.ts';
 import { loadBrown } from '../../shared/corpus/brown.ts';
 import { createDefaultEmbedder, type SifEmbedder } from '../../shared/embed/sif.ts';
-import { indexText } from '../../shared/engine.ts';
+import { indexText } from '../../shared/corpus/chunk.ts';
 import { isRagError } from '../../shared/errors.ts';
 import { implementations, implMode } from '../../shared/lab/checkpoint.ts';
 import { defaultAnalyzer } from '../../shared/text/analyzer.ts';

@@ -4,7 +4,7 @@
  * CONNECTED (polled arrays vs streams with backpressure), so the work itself is written once, here.
  */
 import { chunkDocument, validateDoc, type ChunkOptions } from '../../shared/corpus/chunk.ts';
-import { indexText } from '../../shared/engine.ts';
+import { indexText } from '../../shared/corpus/chunk.ts';
 import { Bm25Index } from '../../shared/index/bm25.ts';
 import { FlatIndex } from '../../shared/index/flat.ts';
 import { defaultAnalyzer, type Analyzer } from '../../shared/text/analyzer.ts';

@@ -5,7 +5,7 @@
 import { chunkDocument, validateDoc, type ChunkOptions } from '../../shared/corpus/chunk.ts';
 import { loadGlove } from '../../shared/embed/glove-cache.ts';
 import { SifEmbedder, type SifState } from '../../shared/embed/sif.ts';
-import { indexText } from '../../shared/engine.ts';
+import { indexText } from '../../shared/corpus/chunk.ts';
 import type { Doc } from '../../shared/types.ts';
 
 /** How embedding rows come back from a worker thread. */

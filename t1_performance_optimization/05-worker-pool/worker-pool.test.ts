@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkDocument } from '../../shared/corpus/chunk.ts';
 import { loadBrown } from '../../shared/corpus/brown.ts';
 import { createDefaultEmbedder, type SifEmbedder } from '../../shared/embed/sif.ts';
-import { indexText } from '../../shared/engine.ts';
+import { indexText } from '../../shared/corpus/chunk.ts';
 import { implementations } from '../../shared/lab/checkpoint.ts';
 import type { Doc } from '../../shared/types.ts';
 import type { ChunkEmbedder } from './types.ts';

@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { extractiveAnswer } from '../../shared/answer/extractive.ts';
 import { loadBrown } from '../../shared/corpus/brown.ts';
 import { chunkDocument } from '../../shared/corpus/chunk.ts';
-import { indexText } from '../../shared/engine.ts';
+import { indexText } from '../../shared/corpus/chunk.ts';
 import { Bm25Index } from '../../shared/index/bm25.ts';
 import { defaultAnalyzer } from '../../shared/text/analyzer.ts';
 import type { Chunk } from '../../shared/types.ts';

@@ -4,7 +4,7 @@
  * 'response' event and the percentiles are computed from those.
  */
 import autocannon from 'autocannon';
-import { percentile } from '../../shared/lab/stats.ts';
+import { percentile } from '../../shared/util/stats.ts';
 
 export interface LoadOptions {
   url: string;

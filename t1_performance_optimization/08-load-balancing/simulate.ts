@@ -14,7 +14,7 @@
  * strategy faces the same requests; only where they go differs.
  */
 import { gaussian, mulberry32 } from '../../shared/util/random.ts';
-import { percentile } from '../../shared/lab/stats.ts';
+import { percentile } from '../../shared/util/stats.ts';
 import type { Balancer, BackendSpec } from './types.ts';
 
 export interface SimBackend extends BackendSpec {

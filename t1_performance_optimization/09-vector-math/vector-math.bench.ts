@@ -3,7 +3,7 @@
  * Run: npm run t1 -- --only 09-vector-math [--quick]
  */
 import { performance } from 'node:perf_hooks';
-import { medianMs } from '../../shared/lab/timing.ts';
+import { medianMs } from '../../shared/util/timing.ts';
 import { defineLesson, type CurvePoint } from '../../shared/lab/lesson.ts';
 import * as after from './after.ts';
 import * as before from './before.ts';

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { defineLesson, type CurvePoint, type Metric } from '../../shared/lab/lesson.ts';
-import { percentile } from '../../shared/lab/stats.ts';
+import { percentile } from '../../shared/util/stats.ts';
 import * as after from './after.ts';
 import * as before from './before.ts';
 import { loadCorpus, type Corpus } from './data.ts';

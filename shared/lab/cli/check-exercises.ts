@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parseCli, runMain } from '../../util/cli.ts';
 import { discoverLessons, REPO_ROOT } from '../lessons.ts';
-import { renderTextTable } from '../table.ts';
+import { renderTextTable } from '../../util/table.ts';
 import { runVitest, type FileOutcome } from '../vitest-run.ts';
 
 const HELP = `

@@ -1,6 +1,6 @@
 /** Compare a run against an earlier one, variant by variant, flagging changes beyond the measured noise. */
 import type { RunResults } from '../results.ts';
-import { compareMeans, type CompareThresholds, type Verdict } from '../stats.ts';
+import { compareMeans, type CompareThresholds, type Verdict } from '../../util/stats.ts';
 
 export interface CompareRow {
   lesson: string;

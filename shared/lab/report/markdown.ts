@@ -1,6 +1,6 @@
 /** REPORT.md: the same tables as the HTML report, for reading in a terminal, a PR or a README. */
 import type { RunResults } from '../results.ts';
-import { renderMarkdownTable } from '../table.ts';
+import { renderMarkdownTable } from '../../util/table.ts';
 import type { RunComparison } from './compare.ts';
 import {
   COMPARE_HEADER,

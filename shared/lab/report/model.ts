@@ -1,7 +1,8 @@
 /** Text shared by the HTML and Markdown reports, so the two say the same thing. */
 import { formatEnvLines, type RunEnv } from '../env.ts';
 import type { LessonResult, RunResults } from '../results.ts';
-import { formatBytes, formatMs, formatRatio, orderVariants, sig3, summaryLines, TABLE_HEADER, variantCells } from '../table.ts';
+import { formatBytes, formatMs, sig3 } from '../../util/table.ts';
+import { formatRatio, orderVariants, summaryLines, TABLE_HEADER, variantCells } from '../lesson-table.ts';
 import type { RunComparison } from './compare.ts';
 
 export function envRows(env: RunEnv, runId: string): Array<[string, string]> {

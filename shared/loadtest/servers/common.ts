@@ -6,7 +6,7 @@ import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDefaultEmbedder, type SifEmbedder } from '../../embed/sif.ts';
-import { indexText } from '../../engine.ts';
+import { indexText } from '../../corpus/chunk.ts';
 import type { Chunk } from '../../types.ts';
 import { fail, numberFlag, parseCli } from '../../util/cli.ts';
 

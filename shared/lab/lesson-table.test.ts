@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatMeanSd, formatMs, orderVariants, renderMarkdownTable, renderLessonText, summaryLine } from './table.ts';
+import { formatMeanSd, formatMs, renderMarkdownTable } from '../util/table.ts';
+import { orderVariants, renderLessonText, summaryLine } from './lesson-table.ts';
 import { fixtureLesson } from './test-fixtures.ts';
 
 describe('formatting', () => {
