@@ -34,6 +34,7 @@ same run. Tables go to stdout (stderr with --json); progress to stderr.
 Options:
   --only <lesson>   run one lesson: '09-vector-math', 'vector-math' or '${key}/09-vector-math'
   --quick           small sizes and short rounds (a few seconds per lesson)
+  --impl exercise   also measure your exercise.ts: an "exercise" row beside before and after
   --json            print the results JSON on stdout
   --run-id <id>     add to this run (default: a new id like 2026-11-25T20-15-03Z-1a2b3c4)
   -h, --help        show this help
@@ -52,7 +53,9 @@ function isLessonDefinition(x: unknown): x is LessonDefinition {
     typeof d.variants === 'object' &&
     d.variants !== null &&
     typeof d.sizes === 'object' &&
-    d.sizes !== null
+    d.sizes !== null &&
+    typeof d.headline === 'object' &&
+    d.headline !== null
   );
 }
 
@@ -61,9 +64,20 @@ export async function loadLesson(ref: LessonRef): Promise<LessonDefinition> {
   if (!ref.bench) throw new Error(`${ref.id} has no *.bench.ts`);
   const mod = (await import(pathToFileURL(ref.bench).href)) as { default?: unknown };
   if (!isLessonDefinition(mod.default)) {
-    throw new Error(`${path.basename(ref.bench)} must \`export default defineLesson({ id, title, sizes, setup, variants })\``);
+    throw new Error(`${path.basename(ref.bench)} must \`export default defineLesson({ id, title, sizes, setup, variants, headline })\``);
   }
   return mod.default;
+}
+
+/** The learner's exercise.ts, or why it cannot be loaded (a syntax error is the learner's to see, not a crash). */
+async function loadExercise(ref: LessonRef): Promise<{ module: unknown } | { error: string }> {
+  const file = path.join(ref.path, 'exercise.ts');
+  if (!fs.existsSync(file)) return { error: `${ref.id} has no exercise.ts` };
+  try {
+    return { module: await import(pathToFileURL(file).href) };
+  } catch (err) {
+    return { error: `could not load exercise.ts: ${(err as Error).message.split('\n')[0]}` };
+  }
 }
 
 function failedStub(ref: LessonRef, mode: Mode, reason: string): LessonResult {
@@ -95,6 +109,7 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
       only: { type: 'string' },
       quick: { type: 'boolean' },
       json: { type: 'boolean' },
+      impl: { type: 'string' },
       'run-id': { type: 'string' },
     },
     argv,
@@ -115,6 +130,9 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
         throw new UsageError(`--only ${q} names another chapter; this is ${chapter.key}. Known lessons: ${all.map((r) => r.id).join(', ') || '(none yet)'}`);
       }
       selected = [findLesson(q, all)];
+    }
+    if (values.impl !== undefined && values.impl !== 'exercise') {
+      throw new UsageError(`--impl ${values.impl}: only --impl exercise is measured (before and after always run)`);
     }
     if (values['run-id'] !== undefined && !isValidRunId(values['run-id'])) {
       throw new UsageError(`--run-id "${values['run-id']}" may only contain letters, digits, '.', '_' and '-'`);
@@ -140,7 +158,8 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
       try {
         const def = await loadLesson(ref);
         if (def.id !== ref.id) log(`warning: ${ref.bench} declares id "${def.id}", using its folder id "${ref.id}"`);
-        result = await runLesson({ ...def, id: ref.id }, { mode, log });
+        const exercise = values.impl === 'exercise' ? await loadExercise(ref) : undefined;
+        result = await runLesson({ ...def, id: ref.id }, { mode, log, ...(exercise ? { exercise } : {}) });
       } catch (err) {
         result = failedStub(ref, mode, `could not run: ${(err as Error).message}`);
       }

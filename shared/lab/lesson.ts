@@ -14,11 +14,16 @@
  *       sizes: { quick: { n: 5_000, dim: 100 }, full: { n: 100_000, dim: 100 } },
  *       setup: (size) => makeInputs(size),
  *       baseline: 'before',
+ *       headline: { name: 'time per query', unit: 'ms', better: 'lower' },   // the mean time of one call
  *       variants: {
  *         before: (input) => before.search(input.naive, input.query, 10),
  *         after: (input) => after.search(input.matrix, input.query, 10),
  *       },
+ *       exercise: (input) => input.exercise!.search(input.exerciseMatrix!, input.query, 10),
  *     });
+ *
+ * Every lesson also declares its `headline` (the figure it is about) and, when it can measure the learner's code, an
+ * `exercise` hook: `npm run t1 -- --only 09-vector-math --impl exercise` then adds an "exercise" row.
  *
  * Registration is by location: the chapter runner (`npm run tN`, shared/lab/chapter.ts) imports the default export
  * of the one `*.bench.ts` in every `tN_<chapter>/NN-<lesson>/` folder. The folder name is the lesson id
@@ -56,15 +61,50 @@ export interface Curve {
   points: CurvePoint[];
 }
 
+/** How a figure is derived from its samples. */
+export type Stat = 'mean' | 'median' | 'p90' | 'p99' | 'max' | 'min';
+
 /** Extra figures a lesson measured itself (throughput of a pipeline, event-loop p99, recall...). */
 export interface Metric {
   name: string;
   value: number;
+  /** 'ms', 'bytes', 'req/s', 'chunks', '×', ... (`bytes` and `ms` are printed in a fitting unit). */
   unit: string;
   /** Which variant the figure belongs to, if any. */
   variant?: string;
   /** Human note shown next to the figure. */
   note?: string;
+  /**
+   * The observations behind `value` (repeated trials, or the raw latencies a p99 was taken from), so the report can
+   * show its spread. Build such a metric with `measured()` (shared/lab/metric.ts), which fills `value` and `error`.
+   */
+  samples?: number[];
+  /** How `value` derives from `samples`. Default 'mean'. */
+  stat?: Stat;
+  /** One standard error of `value`: s.e.m. for a mean, a seeded bootstrap for the other stats. */
+  error?: number;
+  /** Number of observations (kept when `samples` is too long to store). */
+  n?: number;
+}
+
+/**
+ * The figure a lesson is about, so every table, chart and README leads with it instead of the mean time of one call.
+ * A lesson on event-loop blocking is judged by `/healthz` p99 while busy, a queue lesson by API p99, a pipeline by
+ * chunks in flight.
+ *
+ *     headline: { name: '/healthz p99 while /search runs', unit: 'ms', better: 'lower', metric: '/healthz p99 while busy' }
+ */
+export interface Headline {
+  /** What a reader sees: '/healthz p99 while /search runs'. */
+  name: string;
+  unit: string;
+  better: 'lower' | 'higher';
+  /**
+   * Where each variant's value comes from: a metric of this name that `extras` reports once per variant (made with
+   * `measured()`, so it has a spread). Leave it out to use the variant's mean time per call from the tinybench table
+   * (then `unit` is 'ms' and `better` 'lower').
+   */
+  metric?: string;
 }
 
 /** What `extras` may add to a lesson's results: curves to draw and figures to print. */
@@ -90,6 +130,13 @@ export interface LessonContext {
   mode: 'quick' | 'full';
   /** Print a progress line (goes to stderr, so `--json` output on stdout stays clean). */
   log: (msg: string) => void;
+  /**
+   * The learner's exercise.ts, loaded when the lesson runs with `--impl exercise` (undefined otherwise). `setup`
+   * builds the exercise's state from it exactly as it builds after.ts's, the lesson's `exercise` hook calls it, and
+   * `extras` measure its headline figure beside the others (variant 'exercise'). It has after.ts's interface:
+   * `const ex = ctx.exercise as typeof after | undefined`.
+   */
+  exercise?: unknown;
 }
 
 export interface LessonDefinition<S = unknown, I = unknown> {
@@ -106,6 +153,24 @@ export interface LessonDefinition<S = unknown, I = unknown> {
   /** Name of the variant ratios are computed against. Default 'before'. */
   baseline?: string;
   variants: Record<string, VariantFn<I>>;
+  /** The figure the lesson is about; see `Headline`. */
+  headline: Headline;
+  /**
+   * Where variants pair up (a pooled client against its own naive client), each variant's own baseline:
+   * `{ 'http: keep-alive Pool': 'http: new connection per request', ... }`. Unlisted variants compare with `baseline`.
+   */
+  pairs?: Record<string, string>;
+  /**
+   * The variants "at a glance" shows against their baseline. Default: the keys of `pairs` when given, else `after`
+   * (or the first variant named `after (…)`).
+   */
+  featured?: string[];
+  /**
+   * How one call of the learner's exercise.ts is measured, run only with `--impl exercise`. It gets the same input as
+   * every variant; `setup` put the exercise's state into it from `ctx.exercise`. Its row compares with the baseline
+   * of `after` (see `pairs`), and its headline figure comes from `extras` like the others' (variant 'exercise').
+   */
+  exercise?: VariantFn<I>;
   options?: LessonOptions;
   /**
    * Measurements that do not fit one function call per iteration (curves, pipeline throughput, event-loop delay).
@@ -118,6 +183,9 @@ export interface LessonDefinition<S = unknown, I = unknown> {
    */
   skip?: () => string | undefined | Promise<string | undefined>;
 }
+
+/** The variant name the learner's exercise.ts is measured under. */
+export const EXERCISE = 'exercise';
 
 /** Identity helper that gives type inference for a lesson's size and input types. */
 export function defineLesson<S, I>(def: LessonDefinition<S, I>): LessonDefinition<S, I> {

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { HeadlineResult } from './headline.ts';
 import type { Curve, Metric } from './lesson.ts';
 import type { RunEnv } from './env.ts';
 import type { Ratio, Summary } from '../util/stats.ts';
@@ -52,8 +53,14 @@ export interface LessonResult {
   variants: VariantResult[];
   curves: Curve[];
   metrics: Metric[];
+  /** The figure the lesson is about, per variant, with each variant's change against its own baseline. */
+  headline?: HeadlineResult;
   startedAt: string;
   durationMs: number;
+  /** The command and code that measured this lesson (a run gathers lessons from several commands). */
+  command?: string;
+  commit?: string | null;
+  dirty?: boolean;
 }
 
 export interface RunResults {

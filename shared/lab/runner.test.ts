@@ -1,3 +1,4 @@
+import { LATENCY } from './headline.ts';
 import { describe, expect, it } from 'vitest';
 import { defineLesson } from './lesson.ts';
 import { runLesson } from './runner.ts';
@@ -12,6 +13,7 @@ describe('runLesson', () => {
     const lesson = defineLesson({
       id: 't9/01-demo',
       title: 'demo',
+      headline: LATENCY,
       sizes: { quick: { n: 10 }, full: { n: 1000 } },
       setup: (size) => {
         setups++;
@@ -41,7 +43,7 @@ describe('runLesson', () => {
     const lines: string[] = [];
     const noop = () => 0;
     await runLesson(
-      defineLesson({ id: 't9/02', title: 't', sizes: { quick: 1, full: 1 }, setup: () => 0, variants: { before: noop, b: noop, c: noop } }),
+      defineLesson({ id: 't9/02', title: 't', headline: LATENCY, sizes: { quick: 1, full: 1 }, setup: () => 0, variants: { before: noop, b: noop, c: noop } }),
       { mode: 'quick', log: (m) => lines.push(m), overrides: fast },
     );
     expect(lines.filter((l) => l.includes('round'))).toEqual([
@@ -56,6 +58,7 @@ describe('runLesson', () => {
       defineLesson({
         id: 't9/03',
         title: 't',
+        headline: LATENCY,
         sizes: { quick: 1, full: 1 },
         setup: () => 0,
         variants: {
@@ -78,6 +81,7 @@ describe('runLesson', () => {
       defineLesson({
         id: 't9/04',
         title: 't',
+        headline: LATENCY,
         sizes: { quick: 1, full: 1 },
         setup: () => (called = true),
         variants: { before: () => 0 },
@@ -90,7 +94,7 @@ describe('runLesson', () => {
   });
 
   it('fails the lesson when setup throws or the baseline is missing', async () => {
-    const base = { id: 't9/05', title: 't', sizes: { quick: 1, full: 1 }, variants: { after: () => 0 } };
+    const base = { id: 't9/05', title: 't', headline: LATENCY, sizes: { quick: 1, full: 1 }, variants: { after: () => 0 } };
     const noBaseline = await runLesson(defineLesson({ ...base, setup: () => 0 }), { mode: 'quick', log: quiet });
     expect(noBaseline.reason).toMatch(/baseline variant "before" is not one of: after/);
     const badSetup = await runLesson(
@@ -112,6 +116,7 @@ describe('runLesson', () => {
       defineLesson({
         id: 't9/06',
         title: 't',
+        headline: LATENCY,
         sizes: { quick: 1, full: 1 },
         setup: () => ({ a: 1 }),
         teardown: () => void (torn = true),

@@ -6,7 +6,8 @@
  * with two variants that is before, after, after, before, before, after...
  */
 import { Bench } from 'tinybench';
-import type { LessonContext, LessonDefinition } from './lesson.ts';
+import { computeHeadline } from './headline.ts';
+import { EXERCISE, type LessonContext, type LessonDefinition, type VariantFn } from './lesson.ts';
 import { GcRecorder } from './memory.ts';
 import type { LessonResult, VariantResult } from './results.ts';
 import { speedup, summarize } from '../util/stats.ts';
@@ -25,6 +26,11 @@ export interface RunLessonOptions {
   log?: (msg: string) => void;
   /** Override the lesson's round count / time (tests use this to stay fast). */
   overrides?: Partial<LessonResult['options']>;
+  /**
+   * Measure the learner's exercise.ts too (`--impl exercise`): the loaded module, or why it could not be loaded.
+   * Its row is named 'exercise'; its failure is reported on the row and does not fail the lesson.
+   */
+  exercise?: { module: unknown } | { error: string };
 }
 
 /** Keeps variant results alive so V8 cannot drop a call whose result is unused. */
@@ -61,7 +67,8 @@ async function measure(name: string, fn: () => unknown, time: number, iterations
 export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLessonOptions): Promise<LessonResult> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const mode = opts.mode;
-  const ctx: LessonContext = { mode, log };
+  const exerciseModule = opts.exercise && 'module' in opts.exercise ? opts.exercise.module : undefined;
+  const ctx: LessonContext = { mode, log, ...(exerciseModule !== undefined ? { exercise: exerciseModule } : {}) };
   const startedAt = new Date();
   const t0 = performance.now();
   const d = DEFAULTS[mode];
@@ -105,7 +112,15 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
     }
   }
 
-  const names = Object.keys(def.variants);
+  const variants: Record<string, VariantFn<I>> = { ...def.variants };
+  /** Variants that failed before they could run (the exercise could not be loaded). */
+  const preFailed = new Map<string, string>();
+  if (opts.exercise) {
+    if (!def.exercise) log(`${def.id}: this lesson does not measure an exercise.ts (no \`exercise\` in its bench)`);
+    else if ('error' in opts.exercise) preFailed.set(EXERCISE, opts.exercise.error);
+    else variants[EXERCISE] = def.exercise;
+  }
+  const names = Object.keys(variants);
   if (!names.includes(baseline)) {
     result.status = 'failed';
     result.reason = `baseline variant "${baseline}" is not one of: ${names.join(', ')}`;
@@ -126,10 +141,11 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
   try {
     const state = new Map<string, { samples: number[]; roundMeans: number[]; error?: string; mem: VariantResult['memory'][] }>();
     for (const n of names) state.set(n, { samples: [], roundMeans: [], mem: [] });
+    for (const [n, error] of preFailed) state.set(n, { samples: [], roundMeans: [], mem: [], error });
 
     // Warm-up: every variant runs (results discarded) before any is measured, so JIT tiers settle for all of them.
     for (const n of names) {
-      const fn = def.variants[n];
+      const fn = variants[n];
       log(`${def.id}: warm-up ${n}`);
       try {
         await measure(n, () => fn(input), options.warmupTime, Math.min(options.iterations, 5));
@@ -145,7 +161,7 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
       for (const n of order) {
         const st = state.get(n)!;
         if (st.error) continue;
-        const fn = def.variants[n];
+        const fn = variants[n];
         try {
           let samples: number[] = [];
           const work = async () => {
@@ -166,7 +182,7 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
       }
     }
 
-    for (const n of names) {
+    for (const n of [...names, ...preFailed.keys()]) {
       const st = state.get(n)!;
       if (st.error || st.samples.length === 0) {
         result.variants.push({ name: n, status: 'failed', error: st.error ?? 'no samples' });
@@ -188,7 +204,8 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
     if (base?.stats) {
       for (const v of result.variants) if (v.stats) v.ratio = speedup(base.stats, v.stats);
     }
-    const failed = result.variants.filter((v) => v.status === 'failed');
+    // The learner's exercise failing (a TODO, a bug) is its row's news, not the lesson's failure.
+    const failed = result.variants.filter((v) => v.status === 'failed' && v.name !== EXERCISE);
     if (failed.length > 0) {
       result.status = 'failed';
       result.reason = `${failed.length} variant(s) failed: ${failed.map((v) => v.name).join(', ')}`;
@@ -204,6 +221,16 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
         result.status = 'failed';
         result.reason = [result.reason, `extras failed: ${message(err)}`].filter(Boolean).join('; ');
       }
+    }
+
+    const { result: headline, missing } = computeHeadline(
+      { headline: def.headline, baseline, ...(def.pairs ? { pairs: def.pairs } : {}), ...(def.featured ? { featured: def.featured } : {}) },
+      result.variants,
+      result.metrics,
+    );
+    result.headline = headline;
+    if (missing.length > 0 && result.status === 'ok') {
+      log(`${def.id}: warning: extras reported no "${def.headline.metric}" for ${missing.join(', ')}`);
     }
   } finally {
     gc?.close();

@@ -61,6 +61,7 @@ export default defineLesson<Size, Input>({
     return { chunks, naive: before.buildIndex(chunks), analysed, buildMs, cursor: {} };
   },
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: {
     before: (input) => before.search(input.naive, nextQuery(input, 'before'), K),
     after: (input) => after.search(input.analysed, nextQuery(input, 'after'), K),

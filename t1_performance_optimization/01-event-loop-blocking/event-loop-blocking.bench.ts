@@ -57,6 +57,7 @@ export default defineLesson<Size, Input>({
     await Promise.all(Object.values(input.servers).map((s) => s.close()));
   },
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: {
     before: (input) => search(input, 'before'),
     after: (input) => search(input, 'after'),

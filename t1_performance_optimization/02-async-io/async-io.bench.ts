@@ -91,6 +91,7 @@ export default defineLesson<Size, Input>({
     await removeCorpus(input.dir);
   },
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: RUNS,
   options: { iterations: 2, time: 100, warmupTime: 0 },
   extras: async (input, ctx) => {

@@ -83,6 +83,7 @@ export default defineLesson<Size, Input>({
     await Promise.all([input.services.before.close(), input.services.after.close(), input.load.close()]);
   },
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: {
     before: (input) => ingestBatch(input, 'before', input.size.concurrency, input.runs.before),
     after: (input) => ingestBatch(input, 'after', input.size.concurrency, input.runs.after),

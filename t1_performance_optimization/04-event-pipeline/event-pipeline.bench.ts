@@ -81,6 +81,7 @@ export default defineLesson<Size, Input>({
     return { docs, chunks: chunks.length, opts: { embedder, batchSize: 64, highWaterMark: 64 } };
   },
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: {
     before: (input) => before.runPipeline(input.docs, input.opts),
     after: (input) => after.runPipeline(input.docs, input.opts),

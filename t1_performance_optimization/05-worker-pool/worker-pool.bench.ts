@@ -70,6 +70,7 @@ export default defineLesson<Size, Input>({
     await Promise.all([input.main.close(), input.pool.close()]);
   },
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: {
     before: (input) => input.main.embedDocs(input.docs),
     'pool, 1 thread': (input) => input.pool.embedDocs(input.docs, { parallelism: 1 }),

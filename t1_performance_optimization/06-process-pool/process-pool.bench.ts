@@ -143,6 +143,7 @@ export default defineLesson<Size, Input>({
   },
   teardown: (input) => closeAll(input.servers),
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: {
     before: (input) => batch(input, input.servers[0]),
     after: (input) => batch(input, input.servers[1]),

@@ -139,6 +139,7 @@ export default defineLesson<Size, Input>({
   },
   teardown: (input) => release(input),
   baseline: PAIRS[0].naive,
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants,
   // a naive Postgres call opens k connections (a server process each): keep its minimum sample count small
   options: { iterations: 5 },

@@ -90,6 +90,7 @@ export default defineLesson<Size, Input>({
     return { size, backends, balancers, requestKeys: Array.from({ length: 4_096 }, (_, i) => `query-${i}`) };
   },
   baseline: 'round-robin',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: Object.fromEntries(Object.keys(STRATEGIES).map((name) => [name, (input: Input) => decide(input, name)])),
   extras: (input, ctx) => {
     const { size, backends } = input;

@@ -1,17 +1,19 @@
 /**
- * EXERCISE 09-vector-math — make `search` fast. Check with: npm run checkpoint -- 09-vector-math
+ * EXERCISE 09-vector-math — make `search` fast without changing what it returns.
  *
- * The layout is done for you: `buildIndex` already stores every row, normalised, in one Float32Array. Two parts are
- * missing (search for TODO):
+ * As shipped it is correct and slow: for every query it recomputes both norms of every row, wraps every score in an
+ * object and sorts all n of them to keep k. The checkpoint accepts the results but rejects the cost:
  *
- * 1. `dotAt`: the dot product of one row with the normalised query. Rows are unit length, so this dot product IS the
- *    cosine. Unroll it 4 ways with 4 independent accumulators (s0..s3), then finish the leftover dims.
- * 2. the loop in `search`: score every row and keep the best k in a `TopK` heap (`push(label, score)`, then
- *    `drain()` gives them best first). No array of n objects, no sort.
+ *   - a query may not sort (or otherwise order) all n scores to keep k;
+ *   - a query may not compute a norm per row: the rows are the same for every query.
  *
- * The solution is in after.ts; try first.
+ * What must hold (checked by `npm run checkpoint -- 09-vector-math`): the same hits as before.ts (same indexes, scores
+ * within 1e-5), best first, ties to the lower index, all n when k > n, a RangeError for a bad k or a query of the
+ * wrong length, 0 (never NaN) for zero vectors, the caller's vectors untouched.
+ *
+ * Measure yours beside before and after: npm run t1 -- --only 09-vector-math --impl exercise --quick
+ * Stuck? npm run hint -- 09-vector-math
  */
-import { TopK } from '../../shared/util/topk.ts';
 
 export interface Hit {
   /** Position of the vector in the array given to `buildIndex`. */
@@ -23,7 +25,7 @@ export interface Hit {
 export interface MatrixIndex {
   readonly n: number;
   readonly dim: number;
-  /** n × dim, row-major, every non-zero row of unit length. */
+  /** n × dim, row-major: row i at offset i × dim. */
   readonly rows: Float32Array;
 }
 
@@ -42,15 +44,23 @@ export function buildIndex(vectors: number[][]): MatrixIndex {
   for (let i = 0; i < n; i++) {
     const v = vectors[i];
     if (v.length !== dim) throw new RangeError(`buildIndex: every vector must have ${dim} dimensions, got ${v.length}`);
-    writeNormalized(v, rows, i * dim);
+    rows.set(v, i * dim);
   }
   return { n, dim, rows };
 }
 
-/** Dot product of row `rows[off .. off+dim)` with `q`, unrolled 4 ways. */
+/** Cosine of row `rows[off .. off+dim)` with `q`. */
 export function dotAt(rows: Float32Array, off: number, q: Float64Array, dim: number): number {
-  // TODO(1): sum rows[off + j] * q[j] for j in [0, dim), 4 at a time into s0..s3, then the remainder.
-  throw new Error('TODO(09-vector-math, step 1): implement dotAt in exercise.ts');
+  let dot = 0;
+  let rr = 0;
+  let qq = 0;
+  for (let j = 0; j < dim; j++) {
+    dot += rows[off + j] * q[j];
+    rr += rows[off + j] * rows[off + j];
+    qq += q[j] * q[j];
+  }
+  const denominator = Math.sqrt(rr) * Math.sqrt(qq);
+  return denominator === 0 ? 0 : dot / denominator;
 }
 
 /** The k vectors most similar to `query`, best first (ties: lower index first). */
@@ -59,9 +69,9 @@ export function search(index: MatrixIndex, query: number[], k: number): Hit[] {
   const { n, dim, rows } = index;
   if (n === 0) return [];
   if (query.length !== dim) throw new RangeError(`search: query has ${query.length} dimensions, index has ${dim}`);
-  const q = new Float64Array(dim);
-  writeNormalized(query, q, 0);
-  // TODO(2): keep the best min(k, n) rows in a TopK: for row i (at offset i * dim), push(i, dotAt(rows, i * dim, q, dim)).
-  //          Then return top.drain() mapped to { index: label, score }.
-  throw new Error('TODO(09-vector-math, step 2): score every row with dotAt and keep the best k in a TopK');
+  const q = Float64Array.from(query);
+  const scored: Hit[] = [];
+  for (let i = 0; i < n; i++) scored.push({ index: i, score: dotAt(rows, i * dim, q, dim) });
+  scored.sort((a, b) => b.score - a.score || a.index - b.index);
+  return scored.slice(0, k);
 }

@@ -24,6 +24,8 @@ interface Input {
   queries: number[][];
   naive: before.NaiveIndex;
   matrix: after.MatrixIndex;
+  /** With --impl exercise: the learner's module and the index it built. */
+  exercise?: { mod: typeof after; index: after.MatrixIndex };
   /** Per-variant query cursor, so every variant walks the same query sequence. */
   cursor: Record<string, number>;
 }
@@ -44,15 +46,26 @@ export default defineLesson<Size, Input>({
     ctx.log(`generating ${size.n} × ${size.dim} vectors`);
     const vectors = randomVectors(size.n, size.dim, 42);
     const queries = randomVectors(QUERIES, size.dim, 7);
-    return { size, vectors, queries, naive: before.buildIndex(vectors), matrix: after.buildIndex(vectors), cursor: {} };
+    const ex = ctx.exercise as typeof after | undefined;
+    return {
+      size,
+      vectors,
+      queries,
+      naive: before.buildIndex(vectors),
+      matrix: after.buildIndex(vectors),
+      ...(ex ? { exercise: { mod: ex, index: ex.buildIndex(vectors) } } : {}),
+      cursor: {},
+    };
   },
   baseline: 'before',
+  headline: { name: 'time per top-10 query', unit: 'ms', better: 'lower' },
   variants: {
     before: (input) => before.search(input.naive, nextQuery(input, 'before'), K),
     'float32+sort': (input) => searchFullSort(input.matrix, nextQuery(input, 'float32+sort'), K),
     'float32+heap, no unroll': (input) => searchNoUnroll(input.matrix, nextQuery(input, 'float32+heap, no unroll'), K),
     after: (input) => after.search(input.matrix, nextQuery(input, 'after'), K),
   },
+  exercise: (input) => input.exercise!.mod.search(input.exercise!.index, nextQuery(input, 'exercise'), K),
   extras: (input, ctx) => {
     const t0 = performance.now();
     const m = after.buildIndex(input.vectors);

@@ -2,7 +2,7 @@
  * Checkpoint for 09-vector-math. `npm run checkpoint -- 09-vector-math` runs it against exercise.ts;
  * plain `npx vitest run` checks before.ts and after.ts. The reference is before.ts: the simplest correct version.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { implementations } from '../../shared/lab/checkpoint.ts';
 import * as reference from './before.ts';
 import { randomVectors } from './data.ts';
@@ -19,7 +19,36 @@ interface Mod {
 const run = (impl: Mod, vectors: number[][], query: number[], k: number): Hit[] =>
   impl.search(impl.buildIndex(vectors) as never, query, k);
 
-describe.each(await implementations<Mod>(import.meta.url))('%s', (_name, impl) => {
+/** The lengths of every array (plain or typed) sorted while `fn` runs. */
+function sortedLengths(fn: () => void): number[] {
+  const typedSort = Object.getPrototypeOf(Int8Array.prototype) as { sort: (...a: unknown[]) => unknown };
+  const plain = vi.spyOn(Array.prototype, 'sort');
+  const typed = vi.spyOn(typedSort, 'sort');
+  try {
+    fn();
+    return [...plain.mock.contexts, ...typed.mock.contexts].map((a) => (a as ArrayLike<unknown>).length);
+  } finally {
+    plain.mockRestore();
+    typed.mockRestore();
+  }
+}
+
+/** Square roots taken (Math.sqrt, Math.hypot) while `fn` runs. */
+function rootsTaken(fn: () => void): number {
+  const sqrt = vi.spyOn(Math, 'sqrt');
+  const hypot = vi.spyOn(Math, 'hypot');
+  try {
+    fn();
+    return sqrt.mock.calls.length + hypot.mock.calls.length;
+  } finally {
+    sqrt.mockRestore();
+    hypot.mockRestore();
+  }
+}
+
+describe.each(await implementations<Mod>(import.meta.url))('%s', (name, impl) => {
+  afterEach(() => vi.restoreAllMocks());
+
   it('finds the most similar vectors on a hand-checked example', () => {
     const vectors = [
       [1, 0],
@@ -85,5 +114,34 @@ describe.each(await implementations<Mod>(import.meta.url))('%s', (_name, impl) =
     const copy = vectors.map((v) => [...v]);
     run(impl, vectors, vectors[0], 3);
     expect(vectors).toEqual(copy);
+  });
+
+  // The cost of a query, counted rather than timed. before.ts is the naive reference these rules are about.
+  describe.skipIf(name === 'before')('the cost of one query', () => {
+    const n = 2_000;
+    const k = 10;
+    const vectors = randomVectors(n, 32, 11);
+    const query = randomVectors(1, 32, 12)[0];
+
+    it(`keeps the best ${k} as it goes instead of ordering all ${n} scores`, () => {
+      const index = impl.buildIndex(vectors) as never;
+      const lengths = sortedLengths(() => impl.search(index, query, k));
+      const longest = Math.max(0, ...lengths);
+      expect(
+        longest,
+        `search sorted all ${longest} scores to keep ${k}: ordering n scores costs O(n log n) and an object per row; ` +
+          `keep only the best k seen so far, so most rows are rejected with one comparison`,
+      ).toBeLessThanOrEqual(k);
+    });
+
+    it('takes no norm per row on a query: the rows are the same for every query', () => {
+      const index = impl.buildIndex(vectors) as never;
+      const roots = rootsTaken(() => impl.search(index, query, k));
+      expect(
+        roots,
+        `search took ${roots} square roots for ${n} rows, a norm per row on every query: ` +
+          `work that does not depend on the query belongs in buildIndex, done once`,
+      ).toBeLessThanOrEqual(2);
+    });
   });
 });

@@ -108,6 +108,7 @@ export default defineLesson<Size, Input>({
     await Promise.all(Object.values(input.services).map((s) => s.close()));
   },
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: Object.fromEntries(Object.keys(CONFIGS).map((name) => [name, (input: Input) => burst(input, name)])),
   extras: async (input, ctx) => {
     const total = input.sweepRequests;

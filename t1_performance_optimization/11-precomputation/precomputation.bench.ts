@@ -67,6 +67,7 @@ export default defineLesson<Size, Input>({
     return { size, w, naive, tables, cached, cursor: {}, precomputeMs, buildMs };
   },
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: {
     before: (input) => nextQueries(input, 'before', input.naive),
     'precomputed IDF + norms': (input) => nextQueries(input, 'tables', input.tables),

@@ -104,6 +104,7 @@ export default defineLesson<Size, Input>({
     input.usearch.close();
   },
   baseline: 'before',
+  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
   variants: {
     before: (input) => next(input, 'before', input.exact),
     'after (hnswlib, ef=64)': (input) => next(input, 'hnswlib', input.hnsw),

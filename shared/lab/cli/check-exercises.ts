@@ -1,18 +1,24 @@
 /**
- * `npm run check:exercises` (rustlings' dev check): every exercise must FAIL its checkpoint as shipped, and every
- * solution (after.ts) must PASS it. Catches an exercise that gives the answer away and a solution that broke.
+ * `npm run check:exercises` (rustlings' dev check): every exercise must FAIL its checkpoint as shipped, every
+ * solution (after.ts) must PASS it, and every wrong solution (wrong/*.ts) must fail it with the message its header
+ * names. Also checks that exercise.ts and wrong/*.ts keep after.ts's interface. Catches an exercise that gives the
+ * answer away, a solution that broke, and a checkpoint that lets the wrong idea pass.
  */
 import path from 'node:path';
 import { parseCli, runMain } from '../../util/cli.ts';
-import { discoverLessons, REPO_ROOT } from '../lessons.ts';
+import { checkExerciseApis } from '../api-sync.ts';
+import { wrongSolutions } from '../checkpoint.ts';
+import { judgeWrong } from '../exercise-check.ts';
+import { discoverLessons, REPO_ROOT, type LessonRef } from '../lessons.ts';
 import { renderTextTable } from '../../util/table.ts';
 import { runVitest, type FileOutcome } from '../vitest-run.ts';
 
 const HELP = `
 Usage: npm run check:exercises
 
-For every lesson with an exercise.ts, runs its checkpoint twice: with LAB_IMPL=exercise (must fail) and with
-LAB_IMPL=after (must pass). Prints a table; exits 1 if an exercise passes as shipped or a solution fails.
+For every lesson with an exercise.ts, runs its checkpoint with LAB_IMPL=exercise (must fail), LAB_IMPL=after (must
+pass) and LAB_IMPL=wrong (each wrong/<name>.ts must fail, with a message containing its "@rejected-with" text), and
+checks that exercise.ts and wrong/*.ts export after.ts's interface. Prints a table; exits 1 on any problem.
 
 Options:
   -h, --help   show this help`;
@@ -31,8 +37,13 @@ async function main(): Promise<number> {
   const noTests = all.filter((l) => l.tests.length === 0);
   const lessons = all.filter((l) => l.tests.length > 0);
   const files = lessons.flatMap((l) => l.tests);
-  process.stderr.write(`checking ${lessons.length} exercise(s): LAB_IMPL=exercise and LAB_IMPL=after…\n`);
-  const [ex, after] = await Promise.all([runVitest(files, 'exercise'), runVitest(files, 'after')]);
+  const withWrong = lessons.filter((l) => wrongSolutions(l.path).length > 0);
+  const wrongFiles = withWrong.flatMap((l) => l.tests);
+  process.stderr.write(`checking ${lessons.length} exercise(s): LAB_IMPL=exercise, after and wrong, and their interfaces…\n`);
+  const ex = await runVitest(files, 'exercise');
+  const after = await runVitest(files, 'after');
+  const wrong = wrongFiles.length ? await runVitest(wrongFiles, 'wrong') : { files: [], exitCode: 0, output: '' };
+  const apiProblems = checkExerciseApis(all);
 
   const rows: string[][] = [];
   let problems = 0;
@@ -49,6 +60,25 @@ async function main(): Promise<number> {
     rows.push([l.id, '–', '–', `PROBLEM: exercise.ts but no *.test.ts in ${path.relative(REPO_ROOT, l.path)}`]);
   }
   process.stdout.write(`${renderTextTable(['Lesson', 'exercise (must fail)', 'after (must pass)', 'Result'], rows)}\n`);
+
+  const verdicts = withWrong.flatMap((l) => judgeWrong(l, wrong.files));
+  if (verdicts.length) {
+    process.stdout.write(`\nWrong solutions (each must fail with its message):\n`);
+    process.stdout.write(
+      `${renderTextTable(
+        ['Lesson', 'Wrong solution', 'Result'],
+        verdicts.map((v) => [v.lesson, v.name, v.ok ? `ok, ${v.why}` : `PROBLEM: ${v.why}`]),
+      )}\n`,
+    );
+  }
+  problems += verdicts.filter((v) => !v.ok).length;
+  const noWrong = lessons.filter((l) => wrongSolutions(l.path).length === 0);
+  for (const l of noWrong) {
+    problems++;
+    process.stdout.write(`PROBLEM: ${l.id} keeps no wrong solution (wrong/<name>.ts) for its checkpoint to reject\n`);
+  }
+  for (const p of apiProblems) process.stdout.write(`PROBLEM: ${p.lesson} ${p.file}: ${p.message}\n`);
+  problems += apiProblems.length;
   // A solution that fails: show why, so the fix is one look away.
   for (const l of lessons) {
     for (const f of after.files.filter((x) => l.tests.includes(x.file) && x.status === 'failed')) {
@@ -56,7 +86,11 @@ async function main(): Promise<number> {
       process.stdout.write(`\n${l.id} after.ts: ${first ? `${first.name}: ${first.message ?? ''}` : (f.message ?? 'failed')}\n`);
     }
   }
-  process.stdout.write(problems ? `\n${problems} problem(s).\n` : `\nall ${lessons.length} exercise(s) ok.\n`);
+  process.stdout.write(
+    problems
+      ? `\n${problems} problem(s).\n`
+      : `\nall ${lessons.length} exercise(s) ok: each fails as shipped, its solution passes, ${verdicts.length} wrong solution(s) rejected with their messages, interfaces in step.\n`,
+  );
   return problems ? 1 : 0;
 }
 
