@@ -51,6 +51,26 @@ function declarationText(s: ts.Symbol): string {
     .replace(/\s+/g, ' ');
 }
 
+/** Which members of two object types differ ("score: string, after.ts has number"), for a readable message. */
+function memberDiff(checker: ts.TypeChecker, after: ts.Type, copy: ts.Type, at: ts.Node, copyAt: ts.Node): string | undefined {
+  const a = new Map(checker.getPropertiesOfType(after).map((p) => [p.getName(), p]));
+  const c = new Map(checker.getPropertiesOfType(copy).map((p) => [p.getName(), p]));
+  if (a.size === 0 && c.size === 0) return undefined;
+  const out: string[] = [];
+  for (const [name, p] of a) {
+    const q = c.get(name);
+    if (!q) {
+      out.push(`no ${name}`);
+      continue;
+    }
+    const ta = checker.typeToString(checker.getTypeOfSymbolAtLocation(p, at));
+    const tc = checker.typeToString(checker.getTypeOfSymbolAtLocation(q, copyAt));
+    if (ta !== tc) out.push(`${name}: ${tc}, after.ts has ${ta}`);
+  }
+  for (const name of c.keys()) if (!a.has(name)) out.push(`${name} is extra`);
+  return out.length ? out.join('; ') : undefined;
+}
+
 function shapeOf(checker: ts.TypeChecker, s: ts.Symbol, at: ts.Node): ts.Type {
   return kind(s) === 'value' ? checker.getTypeOfSymbolAtLocation(s, at) : checker.getDeclaredTypeOfSymbol(s);
 }
@@ -103,7 +123,8 @@ export function checkExerciseApis(lessons: LessonRef[]): ApiProblem[] {
       const tc = shapeOf(checker, other, c);
       const same = (checker.isTypeAssignableTo(ta, tc) && checker.isTypeAssignableTo(tc, ta)) || (kind(sym) === 'type' && declarationText(sym) === declarationText(other));
       if (!same) {
-        add(`${name} has type ${checker.typeToString(tc)}; after.ts has ${checker.typeToString(ta)}`);
+        const members = kind(sym) === 'type' ? memberDiff(checker, ta, tc, a, c) : undefined;
+        add(members ? `${name} differs from after.ts's: ${members}` : `${name} has type ${checker.typeToString(tc)}; after.ts has ${checker.typeToString(ta)}`);
       }
     }
     if (p.isExercise) {

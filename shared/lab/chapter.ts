@@ -15,14 +15,21 @@ import { fail, parseCli, UsageError } from '../util/cli.ts';
 import { collectEnv, formatEnvLines, gitState, isValidRunId, makeRunId } from './env.ts';
 import type { LessonDefinition } from './lesson.ts';
 import { CHAPTERS, discoverLessons, findLesson, LessonLookupError, REPO_ROOT, type LessonRef } from './lessons.ts';
-import { readResults, RESULTS_SCHEMA, ResultsError, resultsFile, saveResults, type LessonResult, type RunResults } from './results.ts';
+import { estimateLesson, formatDuration, pastDurations } from './eta.ts';
+import {
+  currentRun,
+  readResults,
+  reportsDir,
+  RESULTS_SCHEMA,
+  ResultsError,
+  resultsFile,
+  saveResults,
+  setCurrentRun,
+  type LessonResult,
+  type RunResults,
+} from './results.ts';
 import { runLesson, type Mode } from './runner.ts';
 import { renderLessonText } from './lesson-table.ts';
-
-/** Where runs are written: `reports/` at the repo root, or `LAB_REPORTS_DIR`. */
-export function reportsDir(): string {
-  return process.env.LAB_REPORTS_DIR ? path.resolve(process.env.LAB_REPORTS_DIR) : path.join(REPO_ROOT, 'reports');
-}
 
 function help(key: string, dir: string): string {
   return `
@@ -36,7 +43,11 @@ Options:
   --quick           small sizes and short rounds (a few seconds per lesson)
   --impl exercise   also measure your exercise.ts: an "exercise" row beside before and after
   --json            print the results JSON on stdout
-  --run-id <id>     add to this run (default: a new id like 2026-11-25T20-15-03Z-1a2b3c4)
+  --new-run         start a new run (it becomes the current run)
+  --run-id <id>     add to this run
+
+Runs accumulate: every lesson you run is added to the current run (reports/CURRENT), replacing that lesson's
+earlier result, so a week of work is one run and one report. The first run, or --new-run, starts a new one.
   -h, --help        show this help
 
 Results: reports/<run-id>/results.json (then \`npm run report\`).
@@ -110,6 +121,7 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
       quick: { type: 'boolean' },
       json: { type: 'boolean' },
       impl: { type: 'string' },
+      'new-run': { type: 'boolean' },
       'run-id': { type: 'string' },
     },
     argv,
@@ -144,16 +156,32 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
 
     const now = new Date();
     const env = collectEnv(REPO_ROOT, mode, now);
-    const runId = values['run-id'] ?? makeRunId(now, gitState(REPO_ROOT).commit);
+    const dir = reportsDir();
+    const current = values['run-id'] === undefined && !values['new-run'] ? currentRun(dir) : undefined;
+    const runId = values['run-id'] ?? current ?? makeRunId(now, gitState(REPO_ROOT).commit);
     // Adding to an existing run: make sure its results file is usable before spending minutes measuring.
-    const existing = resultsFile(reportsDir(), runId);
+    const existing = resultsFile(dir, runId);
     if (fs.existsSync(existing)) readResults(existing);
+    if (values['run-id'] === undefined) setCurrentRun(dir, runId);
     out(`# ${chapter.key} — ${chapter.title}`);
     for (const l of formatEnvLines(env)) out(l);
+    if (values['run-id'] === undefined) {
+      out(current ? `Run      adding to ${runId} (the current run; --new-run starts a fresh one)` : `Run      ${runId} (new; now the current run)`);
+    }
+
+    const past = pastDurations(dir);
+    const estimates = selected.map((r) => estimateLesson(past, r.id, r.path, mode).seconds);
+    const later = Number(process.env.LAB_ETA_AFTER_S ?? 0) || 0;
+    const total = estimates.reduce((a, b) => a + b, 0);
+    if (selected.length > 1) out(`Expected about ${formatDuration(total)} for ${selected.length} lessons (${mode} mode).`);
     out('');
 
     const lessons: LessonResult[] = [];
-    for (const ref of selected) {
+    for (const [i, ref] of selected.entries()) {
+      if (selected.length > 1 || later > 0) {
+        const left = estimates.slice(i).reduce((a, b) => a + b, 0) + later;
+        log(`[${i + 1}/${selected.length}] ${ref.id} · about ${formatDuration(estimates[i])} · about ${formatDuration(left)} left`);
+      }
       let result: LessonResult;
       try {
         const def = await loadLesson(ref);
@@ -169,7 +197,7 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
     }
 
     const incoming: RunResults = { schema: RESULTS_SCHEMA, runId, env, lessons };
-    const { file } = saveResults(reportsDir(), incoming);
+    const { file } = saveResults(dir, incoming);
     process.stderr.write(`results: ${path.relative(process.cwd(), file)}  (report: npm run report -- --run ${runId})\n`);
     if (json) process.stdout.write(`${JSON.stringify(incoming, null, 2)}\n`);
 

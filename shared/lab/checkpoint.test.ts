@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { implementations, implFiles, implMode } from './checkpoint.ts';
+import { implementations, implFiles, implMode, rejectedWith, wrongSolutions } from './checkpoint.ts';
 
 describe('LAB_IMPL', () => {
   it('defaults to before + after', () => {
@@ -14,6 +14,19 @@ describe('LAB_IMPL', () => {
 
   it('rejects an unknown value instead of silently testing something else', () => {
     expect(() => implMode({ LAB_IMPL: 'solution' })).toThrow(/LAB_IMPL="solution" is not one of/);
+    expect(() => implMode({ LAB_IMPL: 'wrong/../after' })).toThrow(/is not one of/);
+  });
+
+  it('names the wrong solutions of a lesson folder and what each must be rejected with', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-wrong-'));
+    fs.mkdirSync(path.join(dir, 'wrong'));
+    fs.writeFileSync(path.join(dir, 'wrong', 'b-two.ts'), '/**\n * Wrong.\n * @rejected-with 491 chunks in flight, bound 69\n */\n');
+    fs.writeFileSync(path.join(dir, 'wrong', 'a-one.ts'), '/** @rejected-with x */\n');
+    expect(implMode({ LAB_IMPL: 'wrong/a-one' })).toBe('wrong/a-one');
+    expect(wrongSolutions(dir)).toEqual(['wrong/a-one', 'wrong/b-two']);
+    expect(implFiles('wrong', dir)).toEqual(['wrong/a-one', 'wrong/b-two']);
+    expect(rejectedWith(path.join(dir, 'wrong', 'b-two.ts'))).toBe('491 chunks in flight, bound 69');
+    expect(rejectedWith(path.join(dir, 'wrong', 'a-one.ts'))).toBe('x');
   });
 });
 

@@ -3,6 +3,18 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 
+/** One command that added lessons to a run. */
+export interface RunCommand {
+  command: string;
+  /** ISO date the command started. */
+  date: string;
+  commit: string | null;
+  dirty: boolean;
+  mode: 'quick' | 'full';
+  /** The lessons it ran. */
+  lessons: string[];
+}
+
 export interface RunEnv {
   cpu: string;
   cores: number;
@@ -20,6 +32,8 @@ export interface RunEnv {
   /** The command that produced the run, e.g. `npm run t1 -- --quick`. */
   command: string;
   mode: 'quick' | 'full' | 'mixed';
+  /** Every command that added to the run, first to last (the fields above are the first one's). */
+  commands?: RunCommand[];
 }
 
 function git(args: string[], cwd: string): string | null {

@@ -1,24 +1,57 @@
 /**
- * Tables in the style of hyperfine's markdown export and undici's benchmark output: slowest first, mean ± σ, a
- * tolerance column, and the speed relative to the baseline measured in the same run.
+ * A lesson's tables, for the terminal and the reports: its headline first (the figure the lesson is about, each
+ * variant against its own baseline), then the time per call in the style of hyperfine's markdown export and undici's
+ * benchmark output: slowest first, mean ± σ, a tolerance column, and the speed relative to the baseline measured in
+ * the same run, marked ≈ where noise cannot tell it from 1.
  */
+import { describeChange, type HeadlineResult } from './headline.ts';
+import type { Metric } from './lesson.ts';
 import type { LessonResult, VariantResult } from './results.ts';
 import { describeSpeedup, type Ratio } from '../util/stats.ts';
-import { formatBytes, formatMeanSd, formatMs, formatOps, renderTextTable, sig3 } from '../util/table.ts';
+import { formatBytes, formatMeanSd, formatMs, formatOps, formatWithError, renderTextTable } from '../util/table.ts';
 
-/** The Relative ± cell: speed-up over the baseline, "1.00" for the baseline itself. */
+/** A ratio within two standard errors of 1: the measurement cannot tell it from no change. */
+export function withinNoise(r: Ratio): boolean {
+  return Math.abs(r.value - 1) <= 2 * r.error;
+}
+
+/** The Relative ± cell: speed-up over the baseline, "1.00" for the baseline itself, "≈" where noise hides it. */
 export function formatRatio(r: Ratio | undefined, isBaseline: boolean): string {
   if (isBaseline) return '1.00';
   if (!r) return '–';
   const digits = r.value >= 10 ? 1 : 2;
-  return `${r.value.toFixed(digits)}× ± ${r.error.toFixed(digits)}`;
+  return `${r.value.toFixed(digits)}× ± ${r.error.toFixed(digits)}${withinNoise(r) ? ' ≈' : ''}`;
 }
 
-/** "after is 12.4× ± 0.6 faster than before". */
+/** "after is 12.4× ± 0.6 faster than before"; "after is as fast as before within noise (1.02× ± 0.03)". */
 export function summaryLine(variant: string, r: Ratio, baseline: string): string {
   const d = describeSpeedup(r);
   const digits = d.factor >= 10 ? 1 : 2;
+  if (withinNoise(r)) return `${variant} is as fast as ${baseline} within noise (${r.value.toFixed(2)}× ± ${r.error.toFixed(2)})`;
   return `${variant} is ${d.factor.toFixed(digits)}× ± ${d.error.toFixed(digits)} ${d.direction} than ${baseline}`;
+}
+
+/** "/healthz p99 while busy (ms, lower is better)". */
+export function headlineTitle(h: Pick<HeadlineResult, 'name' | 'unit' | 'better'>): string {
+  return `${h.name} (${h.unit ? `${h.unit}, ` : ''}${h.better} is better)`;
+}
+
+export const HEADLINE_HEADER = ['Variant', 'Value ± s.e.', 'Against', 'Change'];
+
+/** One row per variant with a headline value: the baseline first, then in the order the lesson declared them. */
+export function headlineRows(h: HeadlineResult, baseline: string): string[][] {
+  const rows = [...h.rows].sort((a, b) => Number(b.variant === baseline) - Number(a.variant === baseline));
+  return rows.map((r) => [
+    r.variant === baseline ? `${r.variant} (baseline)` : r.variant,
+    formatWithError(r.value, r.error, h.unit),
+    r.against ?? '',
+    r.against ? describeChange(h.better, r) : '',
+  ]);
+}
+
+/** "[after] build time: 7.13 ms (note)". */
+export function metricLine(m: Metric): string {
+  return `${m.variant ? `[${m.variant}] ` : ''}${m.name}: ${formatWithError(m.value, m.error, m.unit)}${m.note ? ` (${m.note})` : ''}`;
 }
 
 /** Variants slowest first (undici style), failed ones last. */
@@ -60,6 +93,13 @@ export function renderLessonText(lesson: LessonResult): string {
   if (lesson.status === 'skipped') return `${head}\n  skipped: ${lesson.reason ?? ''}`;
   const out = [head];
   if (lesson.workload) out.push(`  workload: ${lesson.workload}`);
+  const h = lesson.headline;
+  if (h && h.metric === undefined) out.push(`  headline: ${headlineTitle(h)}: the mean time per call below`);
+  else if (h && h.rows.length > 0) {
+    out.push(`  headline: ${headlineTitle(h)}`);
+    out.push(renderTextTable(HEADLINE_HEADER, headlineRows(h, lesson.baseline)));
+    out.push('  time per call:');
+  }
   out.push(
     `  ${lesson.options.rounds} interleaved rounds × ≥${lesson.options.time} ms per variant; ± rme = 95% CI of the mean; Relative = speed-up over ${lesson.baseline} ± 1 s.e.`,
   );
@@ -82,9 +122,7 @@ export function renderLessonText(lesson: LessonResult): string {
       ),
     );
   }
-  for (const m of lesson.metrics) {
-    out.push(`  ${m.variant ? `[${m.variant}] ` : ''}${m.name}: ${sig3(m.value)} ${m.unit}${m.note ? ` (${m.note})` : ''}`);
-  }
+  for (const m of lesson.metrics) out.push(`  ${metricLine(m)}`);
   for (const c of lesson.curves) out.push(`  curve "${c.title}": ${c.points.length} points (drawn in the report)`);
   if (lesson.status === 'failed') out.push(`  FAILED: ${lesson.reason ?? ''}`);
   return out.join('\n');

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listRuns, mergeResults, readResults, ResultsError, saveResults, validateResults } from './results.ts';
+import { commandsOf, currentRun, listRuns, mergeResults, readResults, ResultsError, saveResults, setCurrentRun, validateResults } from './results.ts';
 import { fixtureLesson, fixtureResults } from './test-fixtures.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'lab-results-'));
@@ -67,5 +67,38 @@ describe('merging runs', () => {
     expect(merged.lessons).toHaveLength(3);
     expect(listRuns(dir)).toEqual(['2026-11-25T20-00-00Z-a', '2026-11-25T21-00-00Z-b']);
     expect(listRuns(path.join(dir, 'missing'))).toEqual([]);
+  });
+});
+
+describe('a run that accumulates', () => {
+  it('lists every command that added to it, and stamps each lesson with its own command and commit', () => {
+    const first = fixtureResults();
+    const second = { ...fixtureResults(), env: { ...fixtureResults().env, command: 'npm run t1 -- --only 09-vector-math', commit: 'fff0000', date: '2026-11-26T09:00:00.000Z' }, lessons: [fixtureLesson('t1/09-x')] };
+    const m = mergeResults(mergeResults(undefined, first), second);
+    expect(commandsOf(m.env).map((c) => [c.command, c.lessons])).toEqual([
+      ['npm run t1 -- --quick', ['t1/01-demo', 't1/02-skip']],
+      ['npm run t1 -- --only 09-vector-math', ['t1/09-x']],
+    ]);
+    expect(m.lessons.find((l) => l.id === 't1/09-x')).toMatchObject({ command: 'npm run t1 -- --only 09-vector-math', commit: 'fff0000' });
+    expect(m.lessons.find((l) => l.id === 't1/01-demo')).toMatchObject({ command: 'npm run t1 -- --quick', commit: 'abc1234def' });
+  });
+
+  it('remembers the current run while its results exist', () => {
+    const dir = tmp();
+    expect(currentRun(dir)).toBeUndefined();
+    setCurrentRun(dir, 'r1');
+    expect(currentRun(dir)).toBeUndefined();
+    saveResults(dir, fixtureResults('r1'));
+    expect(currentRun(dir)).toBe('r1');
+    fs.rmSync(path.join(dir, 'r1'), { recursive: true });
+    expect(currentRun(dir)).toBeUndefined();
+  });
+
+  it('reads a results file of the previous shape (no headline, one command)', () => {
+    const old = JSON.parse(JSON.stringify({ ...fixtureResults(), schema: 'rag-perf-lab/results@1' }));
+    delete old.lessons[0].headline;
+    const r = validateResults(old);
+    expect(r.schema).toBe('rag-perf-lab/results@2');
+    expect(commandsOf(r.env)).toHaveLength(1);
   });
 });

@@ -6,10 +6,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { HeadlineResult } from './headline.ts';
 import type { Curve, Metric } from './lesson.ts';
-import type { RunEnv } from './env.ts';
+import type { RunCommand, RunEnv } from './env.ts';
+import { REPO_ROOT } from '../util/paths.ts';
 import type { Ratio, Summary } from '../util/stats.ts';
 
-export const RESULTS_SCHEMA = 'rag-perf-lab/results@1';
+export const RESULTS_SCHEMA = 'rag-perf-lab/results@2';
+/** Results of the previous shape (no headline, no command list) are read and upgraded on the way in. */
+const OLD_SCHEMAS = ['rag-perf-lab/results@1'];
 
 export interface MemoryResult {
   /** Mean growth of V8 heapUsed across one round of the variant, in bytes (can be negative after a GC). */
@@ -161,14 +164,31 @@ function validateLesson(l: unknown, where: string): void {
     str(m, 'name', w);
     num(m, 'value', w);
     str(m, 'unit', w);
+    if (m.samples !== undefined) need(Array.isArray(m.samples), `${w}.samples`, 'expected an array');
+    if (m.error !== undefined) num(m, 'error', w);
   });
+  if (l.headline !== undefined) {
+    const w = `${where}.headline`;
+    need(isObj(l.headline), w, 'expected an object');
+    const h = l.headline;
+    str(h, 'name', w);
+    str(h, 'unit', w);
+    need(h.better === 'lower' || h.better === 'higher', `${w}.better`, `expected "lower" or "higher", got ${JSON.stringify(h.better)}`);
+    need(Array.isArray(h.rows), `${w}.rows`, 'expected an array');
+    need(Array.isArray(h.featured), `${w}.featured`, 'expected an array');
+    h.rows.forEach((r, i) => {
+      need(isObj(r), `${w}.rows[${i}]`, 'expected an object');
+      str(r, 'variant', `${w}.rows[${i}]`);
+      num(r, 'value', `${w}.rows[${i}]`);
+    });
+  }
 }
 
 /** Check that `data` has the shape of a results file; throws a ResultsError naming the first bad field. */
 export function validateResults(data: unknown): RunResults {
   need(isObj(data), 'results', 'expected a JSON object');
   need(
-    data.schema === RESULTS_SCHEMA,
+    data.schema === RESULTS_SCHEMA || OLD_SCHEMAS.includes(data.schema as string),
     'results.schema',
     `expected "${RESULTS_SCHEMA}", got ${JSON.stringify(data.schema)}`,
   );
@@ -178,13 +198,26 @@ export function validateResults(data: unknown): RunResults {
   for (const k of ['cpu', 'node', 'v8', 'os', 'date', 'command', 'mode']) str(env, k, 'results.env');
   num(env, 'cores', 'results.env');
   num(env, 'memory', 'results.env');
+  if (env.commands !== undefined) need(Array.isArray(env.commands), 'results.env.commands', 'expected an array');
   need(Array.isArray(data.lessons), 'results.lessons', 'expected an array');
   data.lessons.forEach((l, i) => validateLesson(l, `results.lessons[${i}]`));
-  return data as unknown as RunResults;
+  const results = data as unknown as RunResults;
+  return { ...results, schema: RESULTS_SCHEMA, env: { ...results.env, commands: commandsOf(results.env) } };
+}
+
+/** The commands that made a run: the list, or (older files) the one command of the header. */
+export function commandsOf(env: RunEnv): RunCommand[] {
+  if (env.commands && env.commands.length > 0) return env.commands;
+  return [{ command: env.command, date: env.date, commit: env.commit, dirty: env.dirty, mode: env.mode === 'mixed' ? 'full' : env.mode, lessons: [] }];
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Files.
+
+/** Where runs are written: `reports/` at the repo root, or `LAB_REPORTS_DIR`. */
+export function reportsDir(): string {
+  return process.env.LAB_REPORTS_DIR ? path.resolve(process.env.LAB_REPORTS_DIR) : path.join(REPO_ROOT, 'reports');
+}
 
 export function runDir(reportsDir: string, runId: string): string {
   return path.join(reportsDir, runId);
@@ -215,17 +248,47 @@ export function readResults(file: string): RunResults {
   }
 }
 
-/** Merge lessons into a run: same id replaces, new ids append. The header mode becomes 'mixed' if modes differ. */
+/**
+ * Merge lessons into a run: same id replaces, new ids append, and the incoming command joins the run's list of
+ * commands. The header mode becomes 'mixed' if modes differ. The header's machine stays the first command's.
+ */
 export function mergeResults(existing: RunResults | undefined, incoming: RunResults): RunResults {
-  if (!existing) return incoming;
+  const stamp = (r: RunResults): RunResults => ({
+    ...r,
+    lessons: r.lessons.map((l) => ({ command: r.env.command, commit: r.env.commit, dirty: r.env.dirty, ...l })),
+  });
+  const inc = stamp(incoming);
+  const incCommands = commandsOf(inc.env).map((c) => ({ ...c, lessons: c.lessons.length ? c.lessons : inc.lessons.map((l) => l.id) }));
+  if (!existing) return { ...inc, env: { ...inc.env, commands: incCommands } };
   const lessons = [...existing.lessons];
-  for (const l of incoming.lessons) {
+  for (const l of inc.lessons) {
     const i = lessons.findIndex((x) => x.id === l.id);
     if (i >= 0) lessons[i] = l;
     else lessons.push(l);
   }
-  const mode = existing.env.mode === incoming.env.mode ? existing.env.mode : 'mixed';
-  return { ...existing, env: { ...existing.env, mode }, lessons };
+  const mode = existing.env.mode === inc.env.mode ? existing.env.mode : 'mixed';
+  return { ...existing, env: { ...existing.env, mode, commands: [...commandsOf(existing.env), ...incCommands] }, lessons };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The current run: lesson runs add to it by default, so a week of work is one run and one report.
+
+const CURRENT_FILE = 'CURRENT';
+
+/** The run lesson commands add to, if it still exists. */
+export function currentRun(reportsDir: string): string | undefined {
+  const file = path.join(reportsDir, CURRENT_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  const id = fs.readFileSync(file, 'utf8').trim();
+  return id && fs.existsSync(resultsFile(reportsDir, id)) ? id : undefined;
+}
+
+export function setCurrentRun(reportsDir: string, runId: string): void {
+  fs.mkdirSync(reportsDir, { recursive: true });
+  const file = path.join(reportsDir, CURRENT_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${runId}\n`);
+  fs.renameSync(tmp, file);
 }
 
 /** Write atomically (temp file + rename) so a crash never leaves half a results file. */

@@ -1,6 +1,7 @@
 /** A small, valid results object for the harness tests. */
 import { RESULTS_SCHEMA, type LessonResult, type RunResults } from './results.ts';
 import { speedup, summarize } from '../util/stats.ts';
+import { compareOnHeadline } from './headline.ts';
 
 export function fixtureLesson(id = 't1/01-demo', slowdown = 1): LessonResult {
   const before = summarize([10, 11, 12, 10.5, 11.5].map((x) => x * slowdown));
@@ -35,6 +36,16 @@ export function fixtureLesson(id = 't1/01-demo', slowdown = 1): LessonResult {
       },
     ],
     metrics: [{ name: 'throughput', value: 123.4, unit: 'docs/s', variant: 'after', note: 'pipeline' }],
+    headline: {
+      name: 'time per call',
+      unit: 'ms',
+      better: 'lower',
+      rows: [
+        { variant: 'before', value: before.mean, error: before.sem, n: before.samples },
+        { variant: 'after', value: after.mean, error: after.sem, n: after.samples, against: 'before', ...compareOnHeadline('lower', { value: before.mean, error: before.sem }, { value: after.mean, error: after.sem }) },
+      ],
+      featured: ['after'],
+    },
     startedAt: '2026-11-25T20:00:00.000Z',
     durationMs: 1000,
   };

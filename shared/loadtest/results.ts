@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { reportsDir } from '../lab/chapter.ts';
+import { reportsDir } from '../lab/results.ts';
 import { collectEnv, makeRunId } from '../lab/env.ts';
 import type { Metric } from '../lab/lesson.ts';
 import { saveResults, RESULTS_SCHEMA, type LessonResult, type VariantResult } from '../lab/results.ts';

@@ -126,13 +126,15 @@ export interface CompareThresholds {
 }
 
 /**
- * Compare one variant's mean latency between a previous and a current run. A change is flagged only when it exceeds
- * both the measured noise (|Δmean| > z × sqrt(semPrev² + semCur²)) and a minimum relative size (|Δ| / prev > minChange).
+ * Compare one figure between a previous and a current run (by default a mean latency, where lower is better). A
+ * change is flagged only when it exceeds both the measured noise (|Δmean| > z × sqrt(semPrev² + semCur²)) and a
+ * minimum relative size (|Δ| / prev > minChange); it is a regression when it goes the wrong way for `better`.
  */
 export function compareMeans(
   previous: Pick<Summary, 'mean' | 'sem'>,
   current: Pick<Summary, 'mean' | 'sem'>,
   thresholds: CompareThresholds = {},
+  better: 'lower' | 'higher' = 'lower',
 ): Comparison {
   const zMin = thresholds.z ?? 2;
   const minChange = thresholds.minChange ?? 0.05;
@@ -141,6 +143,6 @@ export function compareMeans(
   const z = se > 0 ? diff / se : diff === 0 ? 0 : Math.sign(diff) * Infinity;
   const change = diff / previous.mean;
   let verdict: Verdict = 'unchanged';
-  if (Math.abs(z) > zMin && Math.abs(change) > minChange) verdict = diff > 0 ? 'regression' : 'improvement';
+  if (Math.abs(z) > zMin && Math.abs(change) > minChange) verdict = (better === 'lower' ? diff > 0 : diff < 0) ? 'regression' : 'improvement';
   return { change, z, verdict };
 }

@@ -66,3 +66,46 @@ export function renderMarkdownTable(header: string[], rows: string[][], align?: 
   const sep = header.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : ':---'));
   return [header, sep, ...rows].map((r) => `| ${r.map((c) => escapeMd(c ?? '')).join(' | ')} |`).join('\n');
 }
+
+/** How to print a quantity of `unit`: a divisor and the printed unit, chosen from the magnitude of `value`. */
+function unitScale(value: number, unit: string): { scale: number; label: string; sep: string } {
+  const a = Math.abs(value);
+  if (unit === 'ms') {
+    const t = timeUnit(value);
+    return { scale: 1 / t.scale, label: t.unit, sep: ' ' };
+  }
+  if (unit === 'bytes' || unit === 'B' || unit === 'MB') {
+    const bytes = unit === 'MB' ? a * 1024 ** 2 : a;
+    const base = unit === 'MB' ? 1 / 1024 ** 2 : 1;
+    if (bytes >= 1024 ** 3) return { scale: 1024 ** 3 * base, label: 'GB', sep: ' ' };
+    if (bytes >= 1024 ** 2) return { scale: 1024 ** 2 * base, label: 'MB', sep: ' ' };
+    if (bytes >= 1024) return { scale: 1024 * base, label: 'kB', sep: ' ' };
+    return { scale: base, label: 'B', sep: ' ' };
+  }
+  if (unit === '×' || unit === '%') return { scale: 1, label: unit, sep: '' };
+  return { scale: 1, label: unit, sep: unit ? ' ' : '' };
+}
+
+/** A number as a reader wants it: whole numbers whole (with thousands separators), others to three figures. */
+export function formatNumber(x: number): string {
+  if (!Number.isFinite(x)) return x > 0 ? '∞' : x < 0 ? '-∞' : 'n/a';
+  if (Number.isInteger(x) || Math.abs(x) >= 100) return Math.round(x).toLocaleString('en-US');
+  return sig3(x);
+}
+
+/** "23.9 ms", "1.5 MB", "1,204 req/s", "3 connections", "12.4×". Understands ms, bytes (and MB), ×, %. */
+export function formatQuantity(value: number, unit: string): string {
+  const { scale, label, sep } = unitScale(value, unit);
+  const v = value / scale;
+  const text = scale === 1 && (unit === 'bytes' || unit === 'B') ? v.toFixed(0) : unit === 'ms' || scale !== 1 ? sig3(v) : formatNumber(v);
+  return `${text}${label ? `${sep}${label}` : ''}`;
+}
+
+/** "23.9 ms ± 2.10 ms": the error in the value's unit, so the two read together; the value alone without one. */
+export function formatWithError(value: number, error: number | undefined, unit: string): string {
+  if (error === undefined || !Number.isFinite(error)) return formatQuantity(value, unit);
+  const { scale, label, sep } = unitScale(value, unit);
+  const suffix = label ? `${sep}${label}` : '';
+  const v = scale === 1 && unit !== 'ms' && Number.isInteger(value) ? formatNumber(value) : sig3(value / scale);
+  return `${v}${suffix} ± ${sig3(error / scale)}${suffix}`;
+}

@@ -9,27 +9,30 @@ import { parseCli, runMain } from '../../util/cli.ts';
 import { checkExerciseApis } from '../api-sync.ts';
 import { wrongSolutions } from '../checkpoint.ts';
 import { judgeWrong } from '../exercise-check.ts';
-import { discoverLessons, REPO_ROOT, type LessonRef } from '../lessons.ts';
+import { readHints } from '../hints.ts';
+import { discoverLessons, findLesson, LessonLookupError, REPO_ROOT } from '../lessons.ts';
 import { renderTextTable } from '../../util/table.ts';
 import { runVitest, type FileOutcome } from '../vitest-run.ts';
 
 const HELP = `
-Usage: npm run check:exercises
+Usage: npm run check:exercises [-- --only <lesson>]
 
 For every lesson with an exercise.ts, runs its checkpoint with LAB_IMPL=exercise (must fail), LAB_IMPL=after (must
 pass) and LAB_IMPL=wrong (each wrong/<name>.ts must fail, with a message containing its "@rejected-with" text), and
 checks that exercise.ts and wrong/*.ts export after.ts's interface. Prints a table; exits 1 on any problem.
 
 Options:
-  -h, --help   show this help`;
+  --only <lesson>   check one lesson (e.g. 09-vector-math)
+  -h, --help        show this help`;
 
 function lessonStatus(files: FileOutcome[], tests: string[]): 'pass' | 'fail' {
   return files.filter((f) => tests.includes(f.file)).every((f) => f.status === 'passed') ? 'pass' : 'fail';
 }
 
 async function main(): Promise<number> {
-  parseCli(HELP, {});
-  const all = discoverLessons(REPO_ROOT).filter((l) => l.hasExercise);
+  const { values } = parseCli(HELP, { only: { type: 'string' } });
+  const found = discoverLessons(REPO_ROOT);
+  const all = (values.only !== undefined ? [findLesson(values.only, found)] : found).filter((l) => l.hasExercise);
   if (all.length === 0) {
     process.stdout.write('No lesson has an exercise.ts yet: nothing to check.\n');
     return 0;
@@ -77,6 +80,14 @@ async function main(): Promise<number> {
     problems++;
     process.stdout.write(`PROBLEM: ${l.id} keeps no wrong solution (wrong/<name>.ts) for its checkpoint to reject\n`);
   }
+  for (const l of lessons) {
+    try {
+      readHints(l.path);
+    } catch (err) {
+      problems++;
+      process.stdout.write(`PROBLEM: ${l.id}: ${(err as Error).message}\n`);
+    }
+  }
   for (const p of apiProblems) process.stdout.write(`PROBLEM: ${p.lesson} ${p.file}: ${p.message}\n`);
   problems += apiProblems.length;
   // A solution that fails: show why, so the fix is one look away.
@@ -94,4 +105,4 @@ async function main(): Promise<number> {
   return problems ? 1 : 0;
 }
 
-runMain(main);
+runMain(main, [LessonLookupError]);

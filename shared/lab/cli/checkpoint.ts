@@ -3,12 +3,14 @@
  */
 import path from 'node:path';
 import { parseCli, runMain, UsageError } from '../../util/cli.ts';
-import { IMPL_MODES, type ImplMode } from '../checkpoint.ts';
+import { implMode, IMPL_MODES, type ImplMode } from '../checkpoint.ts';
+import { recordCheckpoints, type CheckpointRecord } from '../checkpoint-log.ts';
+import { reportsDir } from '../results.ts';
 import { discoverLessons, LessonLookupError, REPO_ROOT, resolveTarget } from '../lessons.ts';
 import { runVitest } from '../vitest-run.ts';
 
 const HELP = `
-Usage: npm run checkpoint -- <lesson|chapter> [--impl exercise|after|before|default]
+Usage: npm run checkpoint -- <lesson|chapter> [--impl exercise|after|before|default|wrong|wrong/<name>]
 
 Runs the checkpoint tests of a lesson (e.g. 09-vector-math, vector-math, t1/09-vector-math) or of every lesson of a
 chapter (t1..t4) against your exercise.ts, and prints what passes and what is left to do.
@@ -19,6 +21,9 @@ Options:
                      after     the reference solution
                      before    the naive version
                      default   before.ts and after.ts together (what plain \`npx vitest\` runs)
+                     wrong     the lesson's wrong solutions (wrong/*.ts): each should fail
+
+Your exercise's result is remembered (reports/checkpoints.json) and shown in the lab report.
   -h, --help       show this help
 
 Exit codes: 0 all checkpoints pass, 1 some fail, 2 bad usage.`;
@@ -28,8 +33,12 @@ async function main(): Promise<number> {
   if (positionals.length !== 1) {
     throw new UsageError(`name one lesson or chapter, e.g. \`npm run checkpoint -- 09-vector-math\` (got ${positionals.length})`);
   }
-  const impl = (values.impl ?? 'exercise') as ImplMode;
-  if (!IMPL_MODES.includes(impl)) throw new UsageError(`--impl ${values.impl}: expected one of ${IMPL_MODES.join(', ')}`);
+  let impl: ImplMode;
+  try {
+    impl = implMode({ LAB_IMPL: values.impl ?? 'exercise' });
+  } catch {
+    throw new UsageError(`--impl ${values.impl}: expected one of ${IMPL_MODES.join(', ')}`);
+  }
 
   const target = resolveTarget(positionals[0], discoverLessons(REPO_ROOT));
   const skipped: string[] = [];
@@ -46,10 +55,21 @@ async function main(): Promise<number> {
   process.stdout.write(`Checking ${lessons.map((l) => l.id).join(', ')} against ${impl === 'default' ? 'before.ts + after.ts' : `${impl}.ts`}…\n\n`);
   const run = await runVitest(lessons.flatMap((l) => l.tests), impl);
   let passedLessons = 0;
+  const records: Record<string, CheckpointRecord> = {};
   for (const l of lessons) {
     const files = run.files.filter((f) => l.tests.includes(f.file));
     const ok = files.every((f) => f.status === 'passed');
     if (ok) passedLessons++;
+    const tests = files.flatMap((f) => f.tests);
+    const firstFailure = tests.find((t) => t.status === 'failed')?.message?.split('\n')[0] ?? files.find((f) => f.message)?.message?.split('\n')[0];
+    records[l.id] = {
+      impl,
+      status: ok ? 'pass' : 'fail',
+      passed: tests.filter((t) => t.status === 'passed').length,
+      failed: tests.filter((t) => t.status === 'failed').length,
+      date: new Date().toISOString(),
+      ...(!ok && firstFailure ? { firstFailure } : {}),
+    };
     process.stdout.write(`${ok ? '✓' : '✗'} ${l.id}\n`);
     for (const f of files) {
       if (f.message && f.tests.length === 0) process.stdout.write(`    could not load ${path.basename(f.file)}: ${f.message.replace(/\n/g, '\n      ')}\n`);
@@ -67,7 +87,8 @@ async function main(): Promise<number> {
     }
     if (!ok && impl === 'exercise') {
       process.stdout.write(
-        `    → edit ${path.relative(REPO_ROOT, path.join(l.path, 'exercise.ts'))} (look for TODO), then run \`npm run checkpoint -- ${l.dir}\` again.\n`,
+        `    → edit ${path.relative(REPO_ROOT, path.join(l.path, 'exercise.ts'))}, then run \`npm run checkpoint -- ${l.dir}\` again.\n` +
+          `      measure it: npm run t1 -- --only ${l.dir} --impl exercise · stuck? npm run hint -- ${l.dir}\n`,
       );
     }
     if (ok && impl === 'exercise') {
@@ -77,6 +98,7 @@ async function main(): Promise<number> {
   if (run.files.length === 0 || (run.exitCode !== 0 && run.files.every((f) => f.tests.length === 0))) {
     process.stdout.write(`\nvitest output:\n${run.output}\n`);
   }
+  if (impl === 'exercise') recordCheckpoints(reportsDir(), records);
   if (skipped.length) process.stdout.write(`\nnot checked: ${skipped.join(', ')}\n`);
   process.stdout.write(`\n${passedLessons}/${lessons.length} lesson checkpoint(s) pass.\n`);
   return passedLessons === lessons.length ? 0 : 1;

@@ -2,11 +2,13 @@
  * `npm run report`: turn a run's results.json into reports/<run-id>/index.html and REPORT.md.
  */
 import path from 'node:path';
-import { reportsDir } from '../chapter.ts';
 import { parseCli, runMain, UsageError } from '../../util/cli.ts';
 import { buildReport, writeReport } from '../report/build.ts';
 import { regressions } from '../report/compare.ts';
-import { listRuns, readResults, resultsFile, ResultsError, runDir } from '../results.ts';
+import { readCheckpointLog } from '../checkpoint-log.ts';
+import { lessonDir, readReference } from '../reference.ts';
+import { readmeLinks, type ReportContext } from '../report/model.ts';
+import { currentRun, listRuns, readResults, reportsDir, resultsFile, ResultsError, runDir } from '../results.ts';
 
 const HELP = `
 Usage: npm run report -- [options]
@@ -15,9 +17,9 @@ Builds reports/<run-id>/index.html (self-contained: opens offline) and reports/<
 results.json.
 
 Options:
-  --run <id>             the run to report (default: the newest run in reports/)
-  --compare <id>         compare with an earlier run and flag regressions beyond the measured noise
-                         (difference of means > 2 combined standard errors and > 5%)
+  --run <id>             the run to report (default: the current run, else the newest in reports/)
+  --compare <id>         compare with an earlier run, lesson by lesson on each lesson's headline, and flag
+                         changes for the worse beyond the measured noise (> 2 combined standard errors and > 5%)
   --fail-on-regression   exit 1 when --compare flags a regression
   -h, --help             show this help
 
@@ -45,7 +47,7 @@ async function main(): Promise<number> {
     }
     return id;
   };
-  const runId = values.run !== undefined ? pick(values.run, '--run') : runs[runs.length - 1];
+  const runId = values.run !== undefined ? pick(values.run, '--run') : (currentRun(dir) ?? runs[runs.length - 1]);
   const results = readResults(resultsFile(dir, runId));
   let previous;
   if (values.compare !== undefined) {
@@ -53,14 +55,25 @@ async function main(): Promise<number> {
     if (prevId === runId) throw new UsageError(`--compare ${prevId} is the run being reported; name an earlier run`);
     previous = readResults(resultsFile(dir, prevId));
   }
-  const report = await buildReport(results, previous);
-  const out = writeReport(runDir(dir, runId), report);
+  const outDir = runDir(dir, runId);
+  const references: ReportContext['references'] = {};
+  for (const l of results.lessons) {
+    const ref = readReference(l.id);
+    if (ref) references[l.id] = ref;
+  }
+  const context: ReportContext = {
+    references,
+    checkpoints: readCheckpointLog(dir),
+    readmes: readmeLinks(results, outDir, (id) => lessonDir(id)),
+  };
+  const report = await buildReport(results, previous, context);
+  const out = writeReport(outDir, report);
   process.stdout.write(`report: ${rel(out.html)}\n        ${rel(out.markdown)}\n`);
   if (report.comparison) {
     const regs = regressions(report.comparison);
     process.stdout.write(
       regs.length
-        ? `${regs.length} regression(s) against ${report.comparison.previousRunId}: ${regs.map((r) => `${r.lesson} · ${r.variant} +${(r.change * 100).toFixed(1)}%`).join(', ')}\n`
+        ? `${regs.length} regression(s) against ${report.comparison.previousRunId}: ${regs.map((r) => `${r.lesson} · ${r.variant} ${r.metric} ${r.change >= 0 ? '+' : ''}${(r.change * 100).toFixed(1)}%`).join(', ')}\n`
         : `no regression against ${report.comparison.previousRunId} beyond the measured noise\n`,
     );
     if (regs.length && values['fail-on-regression']) return 1;

@@ -2,10 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunResults } from '../results.ts';
-import { curveSpec, latencySpec, renderSvg, speedupSpec } from './charts.ts';
+import { curveSpec, headlineSpec, latencySpec, renderSvg } from './charts.ts';
 import { compareRuns, type RunComparison } from './compare.ts';
 import { renderHtml, type ChartSet } from './html.ts';
 import { renderMarkdown } from './markdown.ts';
+import { EMPTY_CONTEXT, type ReportContext } from './model.ts';
 
 export interface BuiltReport {
   html: string;
@@ -15,8 +16,8 @@ export interface BuiltReport {
 
 export async function renderCharts(results: RunResults): Promise<ChartSet> {
   const charts: ChartSet = { latency: new Map(), curves: new Map() };
-  const sp = speedupSpec(results.lessons);
-  if (sp) charts.speedup = await renderSvg(sp);
+  const sp = headlineSpec(results.lessons);
+  if (sp) charts.headline = await renderSvg(sp);
   for (const l of results.lessons) {
     const lat = latencySpec(l);
     if (lat) charts.latency.set(l.id, await renderSvg(lat));
@@ -30,12 +31,12 @@ export async function renderCharts(results: RunResults): Promise<ChartSet> {
   return charts;
 }
 
-export async function buildReport(results: RunResults, previous?: RunResults): Promise<BuiltReport> {
+export async function buildReport(results: RunResults, previous?: RunResults, context: ReportContext = EMPTY_CONTEXT): Promise<BuiltReport> {
   const comparison = previous ? compareRuns(results, previous) : undefined;
   const charts = await renderCharts(results);
   return {
-    html: renderHtml(results, charts, comparison),
-    markdown: renderMarkdown(results, comparison),
+    html: renderHtml(results, charts, comparison, context),
+    markdown: renderMarkdown(results, comparison, context),
     ...(comparison ? { comparison } : {}),
   };
 }

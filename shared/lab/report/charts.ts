@@ -5,6 +5,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { Curve } from '../lesson.ts';
+import { describeChange } from '../headline.ts';
 import type { LessonResult } from '../results.ts';
 
 type Spec = vl.TopLevelSpec;
@@ -16,26 +17,45 @@ const FLOOR_MS = 1e-6;
 const CONFIG = {
   font: 'system-ui, -apple-system, Segoe UI, Roboto, sans-serif',
   axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e5e7eb', labelLimit: 360 },
-  legend: { labelFontSize: 11, titleFontSize: 12 },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 0, orient: 'bottom', columns: 2 },
   view: { stroke: null },
 } as const;
 
-/** Speed-up of every non-baseline variant over its lesson's baseline, with ±1 standard error bars (log x). */
-export function speedupSpec(lessons: LessonResult[]): Spec | undefined {
-  const rows = lessons.flatMap((l) =>
-    l.variants
-      .filter((v) => v.name !== l.baseline && v.status === 'ok' && v.ratio && v.ratio.value > 0)
-      .map((v) => ({
-        row: `${l.id} · ${v.name}`,
-        lesson: l.id,
-        ratio: v.ratio!.value,
-        lo: Math.max(v.ratio!.value - v.ratio!.error, v.ratio!.value / 100),
-        hi: v.ratio!.value + v.ratio!.error,
-        label: `${v.ratio!.value.toFixed(v.ratio!.value >= 10 ? 1 : 2)}×`,
-      })),
-  );
+/**
+ * Each lesson's featured variants (and the learner's exercise) against their own baselines on the lesson's headline,
+ * as "times better" (> 1 is better whether the metric is a latency or a throughput), ±1 standard error bars, log x.
+ * Grey where noise cannot tell the change from none, red where the metric got worse.
+ */
+export function headlineSpec(lessons: LessonResult[]): Spec | undefined {
+  const rows = lessons.flatMap((l) => {
+    const h = l.headline;
+    if (!h || l.status === 'skipped') return [];
+    return h.featured.flatMap((name) => {
+      const r = h.rows.find((x) => x.variant === name);
+      if (!r?.change || !(r.change.value > 0) || !Number.isFinite(r.change.value)) return [];
+      const v = r.change.value;
+      const e = r.change.error ?? 0;
+      return [
+        {
+          row: `${l.id} · ${name}`,
+          metric: h.name,
+          ratio: v,
+          lo: Math.max(v - e, v / 100),
+          hi: v + e,
+          verdict: r.verdict ?? 'better',
+          label: describeChange(h.better, r),
+        },
+      ];
+    });
+  });
   if (rows.length === 0) return undefined;
   const x = { type: 'log' as const, nice: false };
+  const color = {
+    field: 'verdict',
+    type: 'nominal' as const,
+    scale: { domain: ['better', 'within noise', 'worse'], range: ['#1d4ed8', '#9ca3af', '#dc2626'] },
+    legend: { title: null, orient: 'bottom' as const },
+  };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     width: WIDTH,
@@ -52,9 +72,9 @@ export function speedupSpec(lessons: LessonResult[]): Spec | undefined {
         mark: { type: 'rule', strokeWidth: 2 },
         encoding: {
           y: { field: 'row', type: 'nominal', title: null, sort: null },
-          x: { field: 'lo', type: 'quantitative', scale: x, title: 'speed-up over the baseline (×, log scale; > 1 is faster)' },
+          x: { field: 'lo', type: 'quantitative', scale: x, title: "times better on the lesson's own metric (log scale; > 1 is better)" },
           x2: { field: 'hi' },
-          color: { field: 'lesson', type: 'nominal', legend: null },
+          color,
         },
       },
       {
@@ -62,7 +82,8 @@ export function speedupSpec(lessons: LessonResult[]): Spec | undefined {
         encoding: {
           y: { field: 'row', type: 'nominal', sort: null },
           x: { field: 'ratio', type: 'quantitative', scale: x },
-          color: { field: 'lesson', type: 'nominal', legend: null },
+          color,
+          tooltip: [{ field: 'metric' }, { field: 'label' }],
         },
       },
       {

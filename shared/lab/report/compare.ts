@@ -1,15 +1,22 @@
-/** Compare a run against an earlier one, variant by variant, flagging changes beyond the measured noise. */
-import type { RunResults } from '../results.ts';
+/**
+ * Compare a run against an earlier one, lesson by lesson on each lesson's headline, flagging changes beyond the
+ * measured noise in the direction that is worse for that metric.
+ */
+import type { LessonResult, RunResults } from '../results.ts';
 import { compareMeans, type CompareThresholds, type Verdict } from '../../util/stats.ts';
 
 export interface CompareRow {
   lesson: string;
   variant: string;
-  previousMean: number;
-  currentMean: number;
-  /** (current − previous) / previous: +0.12 = 12% slower. */
+  /** The headline's name ('time per call' for lessons measured before headlines existed). */
+  metric: string;
+  unit: string;
+  better: 'lower' | 'higher';
+  previous: number;
+  current: number;
+  /** (current − previous) / previous: +0.12 = 12% higher. */
   change: number;
-  /** Difference of means in combined standard errors. */
+  /** Difference in combined standard errors, signed like `change`. */
   z: number;
   verdict: Verdict;
 }
@@ -19,8 +26,31 @@ export interface RunComparison {
   rows: CompareRow[];
   /** Lessons or variants present in only one of the runs. */
   unmatched: string[];
-  /** Differences in the environment that make absolute times incomparable (CPU, Node, mode). */
+  /** Differences in the environment that make absolute values incomparable (CPU, Node). */
   envWarnings: string[];
+}
+
+interface Figure {
+  value: number;
+  error?: number;
+}
+
+/** A lesson's per-variant figures on its headline (or the mean time per call for results without one). */
+function figures(l: LessonResult): { metric: string; unit: string; better: 'lower' | 'higher'; values: Map<string, Figure> } {
+  if (l.headline) {
+    return {
+      metric: l.headline.name,
+      unit: l.headline.unit,
+      better: l.headline.better,
+      values: new Map(l.headline.rows.map((r) => [r.variant, { value: r.value, ...(r.error !== undefined ? { error: r.error } : {}) }])),
+    };
+  }
+  return {
+    metric: 'time per call',
+    unit: 'ms',
+    better: 'lower',
+    values: new Map(l.variants.filter((v) => v.stats).map((v) => [v.name, { value: v.stats!.mean, error: v.stats!.sem }])),
+  };
 }
 
 export function compareRuns(current: RunResults, previous: RunResults, thresholds?: CompareThresholds): RunComparison {
@@ -36,15 +66,21 @@ export function compareRuns(current: RunResults, previous: RunResults, threshold
       unmatched.push(`${l.id} (mode ${p.mode} then ${l.mode}: not compared)`);
       continue;
     }
-    for (const v of l.variants) {
-      const pv = p.variants.find((x) => x.name === v.name);
-      if (!v.stats || !pv?.stats) {
-        if (v.stats || pv?.stats) unmatched.push(`${l.id} · ${v.name}`);
+    const now = figures(l);
+    const then = figures(p);
+    if (now.metric !== then.metric || now.unit !== then.unit) {
+      unmatched.push(`${l.id} (headline "${then.metric}" then "${now.metric}": not compared)`);
+      continue;
+    }
+    for (const [variant, cur] of now.values) {
+      const prev = then.values.get(variant);
+      if (!prev) {
+        unmatched.push(`${l.id} · ${variant}`);
         continue;
       }
-      const c = compareMeans(pv.stats, v.stats, thresholds);
-      rows.push({ lesson: l.id, variant: v.name, previousMean: pv.stats.mean, currentMean: v.stats.mean, ...c });
+      rows.push({ lesson: l.id, variant, metric: now.metric, unit: now.unit, better: now.better, previous: prev.value, current: cur.value, ...compareMeans({ mean: prev.value, sem: prev.error ?? 0 }, { mean: cur.value, sem: cur.error ?? 0 }, thresholds, now.better) });
     }
+    for (const variant of then.values.keys()) if (!now.values.has(variant)) unmatched.push(`${l.id} · ${variant}`);
   }
   const envWarnings: string[] = [];
   const a = previous.env;

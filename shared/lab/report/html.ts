@@ -2,25 +2,34 @@
 import type { RunResults } from '../results.ts';
 import type { RunComparison } from './compare.ts';
 import {
+  checkpointLine,
   COMPARE_HEADER,
   compareExplanation,
   compareRows,
+  EMPTY_CONTEXT,
   envRows,
+  headlineCaption,
+  HEADLINE_TABLE_HEADER,
+  headlineTableRows,
   lessonTableRows,
   MEMORY_HEADER,
   memoryRows,
   METRIC_HEADER,
   metricRows,
   methodPoints,
-  OVERVIEW_HEADER,
+  overviewHeader,
   overviewRows,
+  provenanceLine,
+  referenceLine,
   summaryLines,
   TABLE_HEADER,
+  type ReportContext,
 } from './model.ts';
 
 /** Rendered charts, keyed by what they show. */
 export interface ChartSet {
-  speedup?: string;
+  /** Every lesson's featured variants on their headline. */
+  headline?: string;
   latency: Map<string, string>;
   /** lesson id → curve id → svg */
   curves: Map<string, Map<string, string>>;
@@ -30,9 +39,11 @@ export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Turn `code` spans of the shared text into <code>. */
+/** Turn `code` and **bold** spans of the shared text into HTML. */
 function inline(s: string): string {
-  return esc(s).replace(/`([^`]+)`/g, '<code>$1</code>');
+  return esc(s)
+    .replace(/`([^`]+)`/g, '<code>$1</code>')
+    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>');
 }
 
 function table(header: string[], rows: string[][], numericFrom = 1, rowClass?: (r: string[]) => string): string {
@@ -67,7 +78,7 @@ figure { margin: 12px 0 20px; } figcaption { color: var(--muted); font-size: 13p
 nav ul { columns: 2; padding-left: 18px; } svg { max-width: 100%; height: auto; }
 `;
 
-export function renderHtml(results: RunResults, charts: ChartSet, comparison?: RunComparison): string {
+export function renderHtml(results: RunResults, charts: ChartSet, comparison?: RunComparison, context: ReportContext = EMPTY_CONTEXT): string {
   const parts: string[] = [];
   parts.push(`<h1>RAG performance lab</h1><p class="muted">Run <code>${esc(results.runId)}</code></p>`);
   parts.push(
@@ -75,10 +86,13 @@ export function renderHtml(results: RunResults, charts: ChartSet, comparison?: R
       .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`)
       .join('')}</tbody></table>`,
   );
-  parts.push(`<h2 id="method">Method</h2><ul>${methodPoints(results).map((p) => `<li>${inline(p)}</li>`).join('')}</ul>`);
 
   if (results.lessons.length > 0) {
-    parts.push(`<h2 id="glance">At a glance</h2>`, table(OVERVIEW_HEADER, overviewRows(results), 2, () => ''));
+    parts.push(
+      `<h2 id="glance">At a glance</h2><p class="muted">Each lesson on its own headline metric, against its own baseline. ` +
+        '"no change beyond noise": the measurement cannot tell it from none.</p>',
+      table(overviewHeader(results), overviewRows(results), 2, (r) => (r[4]?.includes('(worse)') ? 'failed' : '')),
+    );
     parts.push(
       `<nav><ul>${results.lessons
         .map((l) => `<li><a href="#${esc(l.id)}">${esc(l.id)}</a> — ${esc(l.title)}${l.status !== 'ok' ? ` <span class="status ${l.status}">${l.status}</span>` : ''}</li>`)
@@ -86,34 +100,47 @@ export function renderHtml(results: RunResults, charts: ChartSet, comparison?: R
     );
   }
 
+  if (charts.headline) {
+    parts.push(
+      `<h2 id="headlines">Each lesson on its own metric</h2><figure>${charts.headline}<figcaption>Each featured variant (and your exercise, when ` +
+        "measured) against its own baseline on its lesson's headline: how many times better, whether the metric is a " +
+        'latency (lower is better) or a throughput (higher is better). Bar: ± one standard error. Dashed line: no change. ' +
+        'Grey: within noise. Red: worse. Log scale.</figcaption></figure>',
+    );
+  }
+
   if (comparison) {
     const regs = comparison.rows.filter((r) => r.verdict === 'regression').length;
     parts.push(`<h2 id="compare">Compared with ${esc(comparison.previousRunId)}</h2><p>${esc(compareExplanation(comparison))}</p>`);
-    for (const w of comparison.envWarnings) parts.push(`<p class="warn">${esc(w)}: absolute times are not comparable.</p>`);
+    for (const w of comparison.envWarnings) parts.push(`<p class="warn">${esc(w)}: absolute values are not comparable.</p>`);
     parts.push(`<p><strong>${regs ? `${regs} regression(s) flagged.` : 'No regression beyond the measured noise.'}</strong></p>`);
     if (comparison.rows.length) {
-      parts.push(table(COMPARE_HEADER, compareRows(comparison), 2, (r) => (r[6] === 'REGRESSION' ? 'regression' : r[6] === 'improved' ? 'improvement' : '')));
+      parts.push(table(COMPARE_HEADER, compareRows(comparison), 3, (r) => (r[7] === 'REGRESSION' ? 'regression' : r[7] === 'improved' ? 'improvement' : '')));
     }
     if (comparison.unmatched.length) parts.push(`<p class="muted">Not compared: ${esc(comparison.unmatched.join('; '))}</p>`);
   }
 
-  if (charts.speedup) {
-    parts.push(
-      `<h2 id="speedups">Speed-ups</h2><figure>${charts.speedup}<figcaption>Each variant against its lesson's baseline, measured in the same run. ` +
-        'Dot: baseline mean / variant mean. Bar: ± one standard error. Dashed line: no change (1×). Log scale.</figcaption></figure>',
-    );
-  }
+  parts.push(`<h2 id="method">Method</h2><ul>${methodPoints(results).map((p) => `<li>${inline(p)}</li>`).join('')}</ul>`);
 
   for (const l of results.lessons) {
     const badge = l.status !== 'ok' ? ` <span class="status ${l.status}">${l.status}</span>` : '';
     parts.push(`<h2 id="${esc(l.id)}">${esc(l.id)} — ${esc(l.title)}${badge}</h2>`);
+    const readme = context.readmes[l.id];
+    if (readme) parts.push(`<p class="muted">The lesson: <a href="${esc(readme)}">README</a></p>`);
     if (l.status === 'skipped') {
       parts.push(`<p>Skipped: ${esc(l.reason ?? '')}</p>`);
       continue;
     }
     if (l.workload) parts.push(`<p>Workload: ${esc(l.workload)}. Size (${esc(l.mode)}): <code>${esc(JSON.stringify(l.size))}</code>.</p>`);
+    parts.push(`<p class="muted">${inline(provenanceLine(l))}</p>`);
+    if (l.headline?.rows.length) {
+      parts.push(`<h3>${esc(headlineCaption(l))}</h3>`);
+      parts.push(table(HEADLINE_TABLE_HEADER, headlineTableRows(l, context.references[l.id]), 1, (r) => (r[3]?.includes('(worse)') ? 'failed' : '')));
+      parts.push(`<p class="muted">${inline(referenceLine(context.references[l.id]))}</p>`);
+    }
+    parts.push(`<p>${inline(checkpointLine(l, context.checkpoints[l.id]))}</p>`);
     if (l.variants.length) {
-      parts.push(table(TABLE_HEADER, lessonTableRows(l), 1, (r) => (r[1].startsWith('FAILED') ? 'failed' : '')));
+      parts.push('<h3>Time per call</h3>', table(TABLE_HEADER, lessonTableRows(l), 1, (r) => (r[1].startsWith('FAILED') ? 'failed' : '')));
     }
     const lines = summaryLines(l);
     if (lines.length) parts.push(`<ul class="summary">${lines.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`);

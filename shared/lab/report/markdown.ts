@@ -3,50 +3,69 @@ import type { RunResults } from '../results.ts';
 import { renderMarkdownTable } from '../../util/table.ts';
 import type { RunComparison } from './compare.ts';
 import {
+  checkpointLine,
   COMPARE_HEADER,
   compareExplanation,
   compareRows,
+  EMPTY_CONTEXT,
   envRows,
+  headlineCaption,
+  HEADLINE_TABLE_HEADER,
+  headlineTableRows,
   lessonTableRows,
   MEMORY_HEADER,
   memoryRows,
   METRIC_HEADER,
   metricRows,
   methodPoints,
-  OVERVIEW_HEADER,
+  overviewHeader,
   overviewRows,
+  provenanceLine,
+  referenceLine,
   summaryLines,
   TABLE_HEADER,
+  type ReportContext,
 } from './model.ts';
 
 const RIGHT: Array<'l' | 'r'> = ['l', 'r', 'r', 'r', 'r', 'r', 'r'];
 
-export function renderMarkdown(results: RunResults, comparison?: RunComparison): string {
+export function renderMarkdown(results: RunResults, comparison?: RunComparison, context: ReportContext = EMPTY_CONTEXT): string {
   const out: string[] = [];
   out.push(`# RAG performance lab — run ${results.runId}`, '');
   out.push(renderMarkdownTable(['', ''], envRows(results.env, results.runId).map(([k, v]) => [`**${k}**`, v])), '');
-  out.push('## Method', '', ...methodPoints(results).map((p) => `- ${p}`), '');
   if (results.lessons.length) {
-    out.push('## At a glance', '', renderMarkdownTable(OVERVIEW_HEADER, overviewRows(results), ['l', 'l', 'r', 'l', 'r', 'r']), '');
+    out.push('## At a glance', '', "Each lesson on its own headline metric, against its own baseline.", '');
+    out.push(renderMarkdownTable(overviewHeader(results), overviewRows(results)), '');
   }
 
   if (comparison) {
     out.push(`## Compared with ${comparison.previousRunId}`, '', compareExplanation(comparison), '');
-    for (const w of comparison.envWarnings) out.push(`> **Warning:** ${w}: absolute times are not comparable.`, '');
+    for (const w of comparison.envWarnings) out.push(`> **Warning:** ${w}: absolute values are not comparable.`, '');
     const regs = comparison.rows.filter((r) => r.verdict === 'regression');
     out.push(regs.length ? `**${regs.length} regression(s) flagged.**` : 'No regression beyond the measured noise.', '');
-    if (comparison.rows.length) out.push(renderMarkdownTable(COMPARE_HEADER, compareRows(comparison), ['l', 'l', 'r', 'r', 'r', 'r', 'l']), '');
+    if (comparison.rows.length) out.push(renderMarkdownTable(COMPARE_HEADER, compareRows(comparison), ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l']), '');
     if (comparison.unmatched.length) out.push(`Not compared: ${comparison.unmatched.join('; ')}`, '');
   }
 
+  out.push('## Method', '', ...methodPoints(results).map((p) => `- ${p}`), '');
+
   for (const l of results.lessons) {
     out.push(`## ${l.id} — ${l.title}`, '');
+    const readme = context.readmes[l.id];
+    if (readme) out.push(`Lesson: [README](${readme}).`, '');
     if (l.status === 'skipped') {
       out.push(`Skipped: ${l.reason ?? ''}`, '');
       continue;
     }
     if (l.workload) out.push(`Workload: ${l.workload}. Size (${l.mode}): \`${JSON.stringify(l.size)}\`.`, '');
-    if (l.variants.length) out.push(renderMarkdownTable(TABLE_HEADER, lessonTableRows(l), RIGHT), '');
+    out.push(provenanceLine(l), '');
+    if (l.headline?.rows.length) {
+      out.push(`**${headlineCaption(l)}**`, '');
+      out.push(renderMarkdownTable(HEADLINE_TABLE_HEADER, headlineTableRows(l, context.references[l.id]), ['l', 'r', 'l', 'r', 'r']), '');
+      out.push(referenceLine(context.references[l.id]), '');
+    }
+    out.push(checkpointLine(l, context.checkpoints[l.id]), '');
+    if (l.variants.length) out.push('**Time per call**', '', renderMarkdownTable(TABLE_HEADER, lessonTableRows(l), RIGHT), '');
     const lines = summaryLines(l);
     if (lines.length) out.push(...lines.map((s) => `- ${s}`), '');
     const mem = memoryRows(l);
