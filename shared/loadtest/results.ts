@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { reportsDir } from '../lab/results.ts';
 import { collectEnv, makeRunId } from '../lab/env.ts';
+import { computeHeadline } from '../lab/headline.ts';
 import type { Metric } from '../lab/lesson.ts';
 import { saveResults, RESULTS_SCHEMA, type LessonResult, type VariantResult } from '../lab/results.ts';
 import { speedup, summarize } from '../util/stats.ts';
@@ -61,6 +62,13 @@ export function toLesson(opts: {
   const base = variants.find((v) => v.name === opts.baseline && v.stats);
   if (base?.stats) for (const v of variants) if (v.stats) v.ratio = speedup(base.stats, v.stats);
   const first = opts.runs.find((r) => r.load)?.load;
+  const metrics = [...opts.runs.flatMap((r) => (r.load ? loadMetrics(r.name, r.load) : [])), ...(opts.extraMetrics ?? [])];
+  // One trial per server: the QPS has no spread of its own, so the report shows it without an error.
+  const { result: headline } = computeHeadline(
+    { headline: { name: 'queries per second', unit: 'req/s', better: 'higher', metric: 'QPS' }, baseline: opts.baseline, featured: opts.runs.map((r) => r.name).filter((n) => n !== opts.baseline) },
+    variants,
+    metrics,
+  );
   return {
     id: opts.id,
     chapter: 't4',
@@ -73,7 +81,8 @@ export function toLesson(opts: {
     options: { rounds: 1, time: (first?.duration ?? 0) * 1000, warmupTime: 0, iterations: 0, memory: false },
     variants,
     curves: [],
-    metrics: [...opts.runs.flatMap((r) => (r.load ? loadMetrics(r.name, r.load) : [])), ...(opts.extraMetrics ?? [])],
+    metrics,
+    headline,
     startedAt: opts.startedAt,
     durationMs: opts.durationMs,
   };
