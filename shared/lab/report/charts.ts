@@ -49,7 +49,10 @@ export function headlineSpec(lessons: LessonResult[]): Spec | undefined {
     });
   });
   if (rows.length === 0) return undefined;
-  const x = { type: 'log' as const, nice: false };
+  // Room on the right for the labels, and 1 (no change) always in view.
+  const lo = Math.min(0.8, ...rows.map((r) => r.lo)) / 1.2;
+  const hi = Math.max(1.25, ...rows.map((r) => r.hi)) * 4;
+  const x = { type: 'log' as const, nice: false, domain: [lo, hi] };
   const color = {
     field: 'verdict',
     type: 'nominal' as const,

@@ -46,7 +46,7 @@ function inline(s: string): string {
     .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>');
 }
 
-function table(header: string[], rows: string[][], numericFrom = 1, rowClass?: (r: string[]) => string): string {
+function table(header: string[], rows: string[][], numericFrom = 1, rowClass?: (r: string[]) => string, tableClass?: string): string {
   const th = header.map((h, i) => `<th${i >= numericFrom ? ' class="num"' : ''}>${esc(h)}</th>`).join('');
   const body = rows
     .map((r) => {
@@ -54,7 +54,7 @@ function table(header: string[], rows: string[][], numericFrom = 1, rowClass?: (
       return `<tr${cls ? ` class="${cls}"` : ''}>${r.map((c, i) => `<td${i >= numericFrom ? ' class="num"' : ''}>${esc(c)}</td>`).join('')}</tr>`;
     })
     .join('\n');
-  return `<table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  return `<table${tableClass ? ` class="${tableClass}"` : ''}><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
 const CSS = `
@@ -69,6 +69,7 @@ table { border-collapse: collapse; margin: 8px 0 16px; font-size: 14px; }
 th, td { padding: 5px 12px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.env td:first-child { color: var(--muted); padding-right: 24px; }
+table.glance { font-size: 13px; } table.glance td:first-child { white-space: nowrap; font-weight: 600; }
 tr.failed td { color: var(--bad); } tr.regression td { color: var(--bad); font-weight: 600; } tr.improvement td { color: var(--good); }
 .summary { list-style: none; padding: 0; } .summary li::before { content: "→ "; color: var(--accent); }
 figure { margin: 12px 0 20px; } figcaption { color: var(--muted); font-size: 13px; max-width: 78ch; }
@@ -91,7 +92,7 @@ export function renderHtml(results: RunResults, charts: ChartSet, comparison?: R
     parts.push(
       `<h2 id="glance">At a glance</h2><p class="muted">Each lesson on its own headline metric, against its own baseline. ` +
         '"no change beyond noise": the measurement cannot tell it from none.</p>',
-      table(overviewHeader(results), overviewRows(results), 2, (r) => (r[4]?.includes('(worse)') ? 'failed' : '')),
+      table(overviewHeader(results), overviewRows(results), 99, (r) => (r[4]?.includes('(worse)') ? 'failed' : ''), 'glance'),
     );
     parts.push(
       `<nav><ul>${results.lessons
