@@ -120,7 +120,8 @@ describe('runLesson', () => {
         sizes: { quick: 1, full: 1 },
         setup: () => ({ a: 1 }),
         teardown: () => void (torn = true),
-        variants: { before: () => new Array(1000).fill(0) },
+        // about 10 MB of small objects per call: the young generation must be collected while it runs
+        variants: { before: () => Array.from({ length: 250_000 }, (_, i) => ({ i })) },
         options: { memory: true },
         extras: () => ({ metrics: [{ name: 'm', value: 1, unit: 'x' }], curves: [] }),
       }),
@@ -130,6 +131,39 @@ describe('runLesson', () => {
     expect(r.metrics).toEqual([{ name: 'm', value: 1, unit: 'x' }]);
     const mem = r.variants[0].memory!;
     expect(Object.keys(mem).sort()).toEqual(['gcCount', 'gcPauseMs', 'heapDelta', 'rssDelta']);
-    expect(mem.gcCount).toBeGreaterThanOrEqual(0);
+    expect(mem.gcCount).toBeGreaterThan(0);
+    expect(mem.gcPauseMs).toBeGreaterThan(0);
+  });
+
+  it('measures the exercise beside the others when asked, without failing the lesson when it throws', async () => {
+    const def = defineLesson({
+      id: 't9/07',
+      title: 't',
+      headline: LATENCY,
+      sizes: { quick: 1, full: 1 },
+      setup: (_s, ctx) => ({ ex: ctx.exercise as { run: () => number } | undefined }),
+      variants: { before: () => 1, after: () => 2 },
+      exercise: (input) => input.ex!.run(),
+    });
+    const plain = await runLesson(def, { mode: 'quick', log: quiet, overrides: fast });
+    expect(plain.variants.map((v) => v.name)).toEqual(['before', 'after']);
+
+    const mine = await runLesson(def, { mode: 'quick', log: quiet, overrides: fast, exercise: { module: { run: () => 3 } } });
+    expect(mine.variants.map((v) => [v.name, v.status])).toEqual([['before', 'ok'], ['after', 'ok'], ['exercise', 'ok']]);
+    expect(mine.headline!.featured).toEqual(['after', 'exercise']);
+    expect(mine.headline!.rows.find((r) => r.variant === 'exercise')?.against).toBe('before');
+
+    const todo = await runLesson(def, {
+      mode: 'quick',
+      log: quiet,
+      overrides: fast,
+      exercise: { module: { run: () => { throw new Error('not written yet'); } } },
+    });
+    expect(todo.status).toBe('ok');
+    expect(todo.variants.find((v) => v.name === 'exercise')).toMatchObject({ status: 'failed', error: 'not written yet' });
+
+    const broken = await runLesson(def, { mode: 'quick', log: quiet, overrides: fast, exercise: { error: 'could not load exercise.ts: Unexpected token' } });
+    expect(broken.status).toBe('ok');
+    expect(broken.variants.find((v) => v.name === 'exercise')).toMatchObject({ status: 'failed', error: 'could not load exercise.ts: Unexpected token' });
   });
 });
