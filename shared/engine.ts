@@ -49,9 +49,9 @@ export interface EngineConfig {
   /** How hybrid mode fuses the BM25 and dense lists. Default: see DEFAULT_FUSION. */
   fusion?: FusionOptions;
   /**
-   * How many candidates each retriever returns before fusion. Default 20: on Cranfield (k = 10) nDCG@10 is 0.3934
-   * (30 candidates: 0.3937; 100: 0.3994), and at 100k chunks a hybrid query with its answer costs about 0.4× of what
-   * it costs at 100 (`npm run bench:query`; see the main README).
+   * How many candidates each retriever returns before fusion. Default 20: on Cranfield (k = 10) it ranks almost as
+   * well as 100, and at 100k chunks a hybrid query with its answer costs much less than at 100 (`npm run eval`,
+   * `npm run bench:query`; figures in the main README, "Retrieval quality").
    */
   candidates?: number;
   /**

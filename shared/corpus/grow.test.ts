@@ -9,13 +9,16 @@ describe('growEngine', () => {
     const build = async () => {
       const engine = await createEngine({ llm: null, vector: { kind: 'flat' } });
       await engine.ingest(base);
-      const grown = await growEngine(engine, base, engine.stats().chunks + 400, { batch: 50 });
-      return { engine, grown };
+      const before = engine.stats().chunks;
+      const grown = await growEngine(engine, base, before + 400, { batch: 50 });
+      return { engine, grown, before };
     };
     const a = await build();
     const b = await build();
-    expect(a.engine.stats().chunks).toBeGreaterThanOrEqual(a.engine.stats().chunks - a.grown.chunks + 400);
-    expect(a.grown.documents).toBeGreaterThan(0);
+    // reaches the target, and reports exactly what it added
+    expect(a.engine.stats().chunks).toBeGreaterThanOrEqual(a.before + 400);
+    expect(a.grown.chunks).toBe(a.engine.stats().chunks - a.before);
+    expect(a.grown.documents).toBe(a.engine.stats().documents - base.length);
     expect(a.engine.stats()).toEqual(b.engine.stats());
     expect(a.engine.hasDocument('gen/000001')).toBe(true);
     const q = await a.engine.query('the committee said', { k: 5, mode: 'bm25' });

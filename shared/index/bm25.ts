@@ -1,9 +1,10 @@
 import { RagError } from '../errors.ts';
 import type { LabelFilter, ScoredLabel } from '../types.ts';
 import { TopK } from '../util/topk.ts';
+import { decodeBm25, encodeBm25 } from './bm25-format.ts';
 
 export interface Bm25Options {
-  /** Term-frequency saturation. Default 1.2 (chosen on a Cranfield grid: see the header comment). */
+  /** Term-frequency saturation. Default 1.2 (checked on a Cranfield grid: see the class comment). */
   k1?: number;
   /** Document-length normalisation, 0 (none) to 1 (full). Default 0.75. */
   b?: number;
@@ -23,8 +24,6 @@ export interface Bm25Stats {
   avgDocLength: number;
 }
 
-const MAGIC = 0x35324d42; // "BM25" little-endian
-const FORMAT_VERSION = 1;
 const MAX_LABEL = 2 ** 31 - 2;
 const MAX_TF = 65_535;
 
@@ -46,10 +45,8 @@ const MAX_TF = 65_535;
  * label with a list of touched labels (no Map on the hot path); the top k are picked with a bounded heap, and equal
  * scores at the cut go to the lowest labels, so any index holding the same documents returns the same hits.
  *
- * Defaults k1 = 1.2, b = 0.75 (Lucene's). On Cranfield (title + text, default analyzer, 225 queries) a grid over
- * k1 ∈ {0.6 … 2.0} × b ∈ {0.3 … 0.9} has a plateau of nDCG@10 0.39–0.41 for k1 ≥ 1.2, b 0.5–0.75; 1.2 / 0.75 scores
- * 0.396 nDCG@10 and 0.765 Recall@100 (0.9 / 0.4: 0.386 / 0.754). Lucene's defaults sit on the plateau without being
- * fitted to these test queries.
+ * Defaults k1 = 1.2, b = 0.75 (Lucene's). On Cranfield a grid over k1 × b has a plateau of nDCG@10 that Lucene's
+ * defaults sit on, so they are kept rather than fitted to these test queries (the grid: shared/index/README.md).
  */
 export class Bm25Index {
   readonly k1: number;
@@ -301,9 +298,9 @@ export class Bm25Index {
     const k1p1 = this.k1 + 1;
     let nTouched = 0;
     // Terms from the rarest to the commonest, with exact (MaxScore-style) pruning of the commonest. It holds most of
-    // a query's postings (a word in 20% of the chunks against rarer ones in a few hundred); once the rarer terms have
-    // put k documents above the most it could give a document holding none of them, its list only needs looking up
-    // for the candidates that can still make the top k (63% of the 100k-chunk query log; bm25 1.24x faster).
+    // a query's postings (a common word's list against rarer words' short ones); once the rarer terms have put k
+    // documents above the most it could give a document holding none of them, its list only needs looking up for the
+    // candidates that can still make the top k (how often that happens, and what it saves: shared/index/README.md).
     // Otherwise it is scanned like the others. The summation order is fixed (by live document frequency, then query
     // position, so dead postings change nothing): an index gives the same scores, bit for bit, either way.
     const order = qTerms.map((_, q) => q).sort((x, y) => this.df[qTerms[x]] - this.df[qTerms[y]] || x - y);
@@ -317,7 +314,7 @@ export class Bm25Index {
       const tfs = this.postTfs[t];
       const n = this.postLen[t];
       // tried before the commonest list only: earlier tries cost a pass over the touched labels each and, on the
-      // 100k-chunk query log, pruned no more (34-50% of queries against 63%, and slower overall)
+      // 100k-chunk query log, pruned fewer queries and were slower overall (shared/index/README.md)
       if (canPrune && step > 0 && step === order.length - 1 && nTouched >= k) {
         nCands = this.addToCandidates(t, w, k, nTouched);
         if (nCands >= 0) break;
@@ -452,56 +449,36 @@ export class Bm25Index {
   }
 
   /**
-   * A compact binary image: magic, format version, a JSON header (parameters, terms, counts), then typed-array
-   * blocks (postings per term, all labels, all term frequencies, document lengths, live bitmap). Dead postings are
-   * compacted away first.
+   * A compact binary image (format in bm25-format.ts): a JSON header (parameters, terms, counts), then typed-array
+   * sections (postings per term, all labels, all term frequencies, document lengths, live bitmap). Dead postings
+   * are compacted away first.
    */
   serialize(): Uint8Array {
     this.compact();
     const T = this.terms.length;
-    const P = this.totalPostings;
-    const header = new TextEncoder().encode(
-      JSON.stringify({
-        format: 'bm25',
-        version: FORMAT_VERSION,
-        k1: this.k1,
-        b: this.b,
-        compactRatio: this.compactRatio,
-        terms: this.terms,
-        postings: P,
-        labelCap: this.labelCap,
-        docs: this.nDocs,
-        totalLength: this.totalLen,
-      }),
-    );
-    const headerPadded = align4(header.length);
-    // the words the label space needs (the bitmap may hold more: grow() allocates at least 4), as deserialize reads
-    const liveWords = Math.ceil(this.labelCap / 32);
-    const size = 12 + headerPadded + 4 * T + 4 * P + align4(2 * P) + 4 * this.labelCap + 4 * liveWords;
-    const bytes = new Uint8Array(size);
-    const view = new DataView(bytes.buffer);
-    view.setUint32(0, MAGIC, true);
-    view.setUint32(4, FORMAT_VERSION, true);
-    view.setUint32(8, header.length, true);
-    bytes.set(header, 12);
-    let off = 12 + headerPadded;
-    const postLen = new Int32Array(bytes.buffer, off, T);
-    postLen.set(this.postLen.subarray(0, T));
-    off += 4 * T;
-    const labels = new Int32Array(bytes.buffer, off, P);
-    const tfs = new Uint16Array(bytes.buffer, off + 4 * P, P);
-    let p = 0;
-    for (let t = 0; t < T; t++) {
-      const n = this.postLen[t];
-      labels.set(this.postLabels[t].subarray(0, n), p);
-      tfs.set(this.postTfs[t].subarray(0, n), p);
-      p += n;
-    }
-    off += 4 * P + align4(2 * P);
-    new Float32Array(bytes.buffer, off, this.labelCap).set(this.docLen.subarray(0, this.labelCap));
-    off += 4 * this.labelCap;
-    new Uint32Array(bytes.buffer, off, liveWords).set(this.live.subarray(0, liveWords));
-    return bytes;
+    const header = {
+      k1: this.k1,
+      b: this.b,
+      compactRatio: this.compactRatio,
+      terms: this.terms,
+      postings: this.totalPostings,
+      labelCap: this.labelCap,
+      docs: this.nDocs,
+      totalLength: this.totalLen,
+    };
+    return encodeBm25(header, (s) => {
+      s.postingCounts.set(this.postLen.subarray(0, T));
+      let p = 0;
+      for (let t = 0; t < T; t++) {
+        const n = this.postLen[t];
+        s.labels.set(this.postLabels[t].subarray(0, n), p);
+        s.tfs.set(this.postTfs[t].subarray(0, n), p);
+        p += n;
+      }
+      s.docLengths.set(this.docLen.subarray(0, this.labelCap));
+      // the bitmap may hold more words than the label space needs (grow() allocates at least 4): the layout's length
+      s.live.set(this.live.subarray(0, s.live.length));
+    });
   }
 
   /** Rebuilds an index from `serialize()` output. Throws RagError('CORRUPT') when the bytes are not one. */
@@ -509,49 +486,15 @@ export class Bm25Index {
     const corrupt = (why: string): never => {
       throw new RagError('CORRUPT', `bm25 index: ${why}`);
     };
-    if (!(input instanceof Uint8Array) || input.length < 12) return corrupt('too short');
-    const bytes = input.slice(); // aligned private copy
-    const view = new DataView(bytes.buffer);
-    if (view.getUint32(0, true) !== MAGIC) return corrupt('bad magic (not a BM25 index file)');
-    const version = view.getUint32(4, true);
-    if (version !== FORMAT_VERSION) return corrupt(`format version ${version}, expected ${FORMAT_VERSION}`);
-    const headerLength = view.getUint32(8, true);
-    if (12 + headerLength > bytes.length) return corrupt('truncated header');
-    let h: {
-      k1: number;
-      b: number;
-      compactRatio: number;
-      terms: string[];
-      postings: number;
-      labelCap: number;
-      docs: number;
-      totalLength: number;
-    };
-    try {
-      h = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
-    } catch {
-      return corrupt('header is not valid JSON');
-    }
-    if (!Array.isArray(h.terms) || !Number.isInteger(h.postings) || !Number.isInteger(h.labelCap)) {
-      return corrupt('header is missing fields');
-    }
+    const { header: h, sections } = decodeBm25(input);
+    const { postingCounts: postLen, labels, tfs } = sections;
     const T = h.terms.length;
     const P = h.postings;
-    const liveWords = Math.ceil(h.labelCap / 32);
-    let off = 12 + align4(headerLength);
-    const expected = off + 4 * T + 4 * P + align4(2 * P) + 4 * h.labelCap + 4 * liveWords;
-    if (bytes.length !== expected) return corrupt(`size ${bytes.length} bytes, header implies ${expected}`);
 
     const index = new Bm25Index({ k1: h.k1, b: h.b, compactRatio: h.compactRatio });
-    const postLen = new Int32Array(bytes.buffer, off, T);
-    off += 4 * T;
-    const labels = new Int32Array(bytes.buffer, off, P);
-    const tfs = new Uint16Array(bytes.buffer, off + 4 * P, P);
-    off += 4 * P + align4(2 * P);
     index.ensureLabels(h.labelCap);
-    index.docLen.set(new Float32Array(bytes.buffer, off, h.labelCap));
-    off += 4 * h.labelCap;
-    index.live.set(new Uint32Array(bytes.buffer, off, liveWords));
+    index.docLen.set(sections.docLengths);
+    index.live.set(sections.live);
 
     index.postLen = new Int32Array(Math.max(64, T));
     index.df = new Int32Array(index.postLen.length);
@@ -686,10 +629,6 @@ function grow<T extends Growable>(a: T, capacity: number): T {
 
 function capacityFor(n: number): number {
   return Math.max(4, n);
-}
-
-function align4(n: number): number {
-  return (n + 3) & ~3;
 }
 
 function getBit(bits: Uint32Array, i: number): boolean {

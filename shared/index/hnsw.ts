@@ -31,8 +31,11 @@ export interface HnswOptions {
   M?: number;
   /** Candidate list size while inserting; higher = better graph, slower build. Default 200. */
   efConstruction?: number;
-  /** Candidate list size while searching (raised to k when k is larger); higher = better recall, slower. Default 160:
-   * on ~100k SIF chunk vectors it gives recall@10 0.965 against exact search (64: 0.909, 128: 0.956). */
+  /**
+   * Candidate list size while searching (raised to k when k is larger); higher = better recall, slower. Default 160,
+   * chosen for recall@10 against exact search on ~100k SIF chunk vectors (`npm run bench:engine`; figures in the
+   * main README, "Speed at 100k chunks").
+   */
   efSearch?: number;
   /** Elements allocated up front; doubles when full. Default 1024. */
   initialCapacity?: number;

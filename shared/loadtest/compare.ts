@@ -51,7 +51,7 @@ Options:
   -h, --help           show this help
 `;
 
-/** Rate the hello servers' pre-built requests are sized for (they reach 9,000–18,000 req/s here). */
+/** Rate the hello servers' pre-built requests are sized for: above what they reach on the machines measured (serve README). */
 const HELLO_MAX_QPS = 25_000;
 
 const SERVERS = ['rag-engine', 'naive', 'orama', 'hello', 'hello-11k'] as const;

@@ -10,7 +10,10 @@ import pino from 'pino';
 import { fail, numberFlag, parseCli, runMain } from '../util/cli.ts';
 import { ensureIndex, hasIndex } from './build-index.ts';
 import { REPO_ROOT } from '../util/paths.ts';
-import { runPrimary, runWorker, serveSingle, type ServeConfig } from './cluster.ts';
+import { runPrimary } from './cluster/primary.ts';
+import { runWorker } from './cluster/worker.ts';
+import type { ServeConfig } from './config.ts';
+import { serveSingle } from './single.ts';
 
 const USAGE = `
 Usage: npm run serve -- [--index <dir>] [--workers N] [--port P] [--host H] [options]

@@ -11,7 +11,7 @@
  * at once, without waiting for the previous one to be applied: every replica applies strictly in version order
  * anyway (RagServer.applySequenced chains them), so an acknowledgement of version v still means v and everything
  * before it is applied everywhere. Pipelined, a burst of writes costs one apply per replica each, not a full round
- * trip each (under the mixed load test, serialised writes queued up to ~0.5 s behind one another).
+ * trip each (serialised, writes under the mixed load test queued behind one another: see README.md).
  */
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import type { Engine, IngestResult } from '../engine.ts';

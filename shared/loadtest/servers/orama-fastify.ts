@@ -4,8 +4,8 @@
  *
  * Configured to do what our engine does, so the comparison is of the search, not of the settings: English stop words
  * (the `stopword` package's list, as our analyzer) and stemming (Orama's English Porter stemmer). With Orama's
- * defaults (no stop words) a phrase like "the jury said it did" matches nearly every chunk and one query took 13.7 s
- * at 100k chunks. The vector side's similarity floor is 0.6 instead of the default 0.8, which SIF cosines rarely
+ * defaults (no stop words) a phrase like "the jury said it did" matches nearly every chunk, and one such query takes
+ * seconds at 100k chunks (shared/serve/README.md). The vector side's similarity floor is 0.6 instead of the default 0.8, which SIF cosines rarely
  * reach (0.8 leaves the hybrid with full-text hits only).
  *
  *     npx tsx shared/loadtest/servers/orama-fastify.ts --index .cache/idx-100k --port 8082 [--workers 2]

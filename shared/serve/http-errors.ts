@@ -1,0 +1,71 @@
+/**
+ * How the service answers errors: every failure is `{statusCode, error, message}` with a status chosen here.
+ *
+ *     validation failure (Ajv)                  400, message names the field ("body.k must be >= 1")
+ *     HttpError(status)                         that status (504 from deadline.ts)
+ *     body over the limit                       413
+ *     RagError 'INVALID_INPUT' / 'NOT_FOUND'    400 / 404; any other code 500
+ *     another error carrying a 4xx statusCode   that status (Fastify's own: 415, a body that is not JSON, …)
+ *     anything else                             500 "internal error", logged with its stack
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isRagError } from '../errors.ts';
+import type { Metrics } from '../observe/metrics.ts';
+
+/** An error answered with `statusCode` and its message. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type ServedError = Error & { statusCode?: number; code?: string; validation?: unknown };
+
+const STATUS_NAMES: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  504: 'Gateway Timeout',
+};
+
+/** The status and message an error is answered with (before 500s are reduced to "internal error"). */
+export function httpStatusOf(err: ServedError, bodyLimit: number): { status: number; message: string } {
+  if (err.validation) return { status: 400, message: err.message };
+  if (err instanceof HttpError) return { status: err.statusCode, message: err.message };
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return { status: 413, message: `request body is larger than the ${bodyLimit}-byte limit` };
+  }
+  if (isRagError(err)) return { status: err.code === 'INVALID_INPUT' ? 400 : err.code === 'NOT_FOUND' ? 404 : 500, message: err.message };
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return { status: err.statusCode, message: err.message };
+  return { status: 500, message: err.message };
+}
+
+/** The Fastify error handler: logs server faults (not deadlines), counts deadlines, sends the error body. */
+export function errorHandler(opts: { bodyLimit: number; metrics: Metrics }) {
+  return (err: ServedError, request: FastifyRequest, reply: FastifyReply): void => {
+    const { status, message } = httpStatusOf(err, opts.bodyLimit);
+    if (status >= 500 && status !== 504) request.log.error({ err, url: request.url }, 'request failed');
+    if (status === 504) opts.metrics.deadline.inc();
+    reply.code(status).send({ statusCode: status, error: STATUS_NAMES[status] ?? 'Error', message: status === 500 ? 'internal error' : message });
+  };
+}
+
+/** Ajv errors as one message naming the field: "body.k must be >= 1", "body.query is required", "body.foo is not a known field". */
+export function formatValidation(
+  errors: Array<{ keyword: string; instancePath: string; message?: string; params: Record<string, unknown> }>,
+  dataVar: string,
+): Error {
+  const e = errors[0];
+  const field = dataVar + e.instancePath.replace(/\//g, '.');
+  let message: string;
+  if (e.keyword === 'required') message = `${field}.${String(e.params.missingProperty)} is required`;
+  else if (e.keyword === 'additionalProperties') message = `${field}.${String(e.params.additionalProperty)} is not a known field`;
+  else if (e.keyword === 'enum') message = `${field} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+  else message = `${field} ${e.message ?? 'is invalid'}`;
+  return new Error(message);
+}

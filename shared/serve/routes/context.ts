@@ -1,0 +1,22 @@
+import type { Metrics } from '../../observe/metrics.ts';
+import type { ResultsCache } from '../cache.ts';
+import type { LoadShedder } from '../load-shedding.ts';
+import type { Replica } from '../replica.ts';
+import type { WritePath } from '../writes.ts';
+
+/** What the routes share, built once by createServer (app.ts). */
+export interface RouteContext {
+  replica: Replica;
+  /** True once close() began: queries and writes are refused, /readyz answers 503. */
+  readonly closing: boolean;
+  cache: ResultsCache | undefined;
+  metrics: Metrics;
+  shedding: LoadShedder;
+  writes: WritePath;
+  /** Per-query deadline in ms (504 beyond). */
+  deadlineMs: number;
+  /** Deadline for writes in ms (504 beyond: outcome unknown). */
+  writeDeadlineMs: number;
+  /** Produces the /metrics text; default this process's registry. */
+  metricsText?: () => Promise<string>;
+}
