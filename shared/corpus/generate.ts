@@ -46,7 +46,7 @@ const SKIP = new Set(['"', '(', ')', '[', ']', '{', '}', '“', '”', '`']);
 
 /**
  * Trains the bigram model on `docs` (split into sentences, then word and punctuation tokens). Deterministic: ids
- * follow first appearance. Brown (1.1M words) trains in about a second and takes a few MB.
+ * follow first appearance. Training reads the corpus once; the model is a few small tables.
  */
 export function trainTextModel(docs: readonly Doc[]): TextModel {
   if (docs.length === 0) throw new RagError('INVALID_INPUT', 'trainTextModel: need at least one document');

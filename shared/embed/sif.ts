@@ -21,8 +21,8 @@ const { eng } = createRequire(import.meta.url)('stopword') as { eng: string[] };
  * p(w) is not counted from a corpus: the GloVe vocabulary is listed by frequency rank r (0 = most frequent), and word
  * frequencies follow Zipf's law, so p(r) = (r + 1)^-s / Σ_{i=0}^{N-1} (i + 1)^-s over the N-word vocabulary, with
  * s = `zipfExponent` (default 1, the classic law; with N = 341,479 the normaliser is ≈ 13.3, so p = a at rank ≈ 2,500
- * for the default a = 3e-5: words more frequent than that are damped, rarer words weigh ≈ 1). Exponents 0.8-1.1 were
- * tried on Cranfield and change nDCG@10 by < 0.001, so the classic law stays.
+ * for the default a = 3e-5: words more frequent than that are damped, rarer words weigh ≈ 1). Other exponents were
+ * tried on Cranfield and changed nothing measurable (shared/embed/README.md), so the classic law stays.
  *
  * A text with no known non-stop word embeds to the all-zero row. Its cosine with every vector is 0, so it never
  * outranks a real match; callers may skip indexing such chunks, and should treat a zero query (see `isZeroVector`) as
@@ -31,9 +31,8 @@ const { eng } = createRequire(import.meta.url)('stopword') as { eng: string[] };
 
 export interface SifOptions {
   /**
-   * SIF smoothing a in a / (a + p(w)). Default 3e-5: on Cranfield (dense retrieval over title + text, all 225
-   * queries) nDCG@10 is 0.236 at 3e-5, 0.233-0.236 across 1.5e-5…5e-5, 0.231 at the paper's 1e-4, 0.224 at 3e-4,
-   * 0.219 at 1e-3. With this vocabulary p = 3e-5 at rank ≈ 2,500.
+   * SIF smoothing a in a / (a + p(w)). Default 3e-5, the best of a sweep on Cranfield (shared/embed/README.md; the
+   * paper's 1e-4 scored lower). With this vocabulary p = 3e-5 at rank ≈ 2,500.
    */
   a?: number;
   /** Zipf exponent s in p(r) ∝ (r + 1)^-s. Default 1. */
