@@ -35,9 +35,10 @@ describe('describeChange', () => {
 describe('pairs and featured variants', () => {
   const spec = { headline: { name: 'x', unit: 'ms', better: 'lower' as const }, baseline: 'http: naive', pairs: { 'redis: pooled': 'redis: naive', 'http: pooled': 'http: naive' } };
 
-  it('compares each variant with its own pair, the rest with the baseline, the exercise like after', () => {
+  it('compares each variant with its own pair, pairs\' baselines with nothing, the rest with the baseline, the exercise like after', () => {
     expect(againstOf(spec, 'redis: pooled')).toBe('redis: naive');
-    expect(againstOf(spec, 'redis: naive')).toBe('http: naive');
+    expect(againstOf(spec, 'redis: naive')).toBeUndefined(); // a pair's baseline is a baseline itself
+    expect(againstOf(spec, 'memcached: naive')).toBe('http: naive');
     expect(againstOf(spec, 'http: naive')).toBeUndefined();
     expect(againstOf({ ...spec, pairs: { after: 'sync' } }, 'exercise')).toBe('sync');
   });

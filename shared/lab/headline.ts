@@ -44,9 +44,13 @@ export interface HeadlineSpec {
 /** Where the time per call stands in when a lesson declares no headline metric. */
 export const LATENCY: Headline = { name: 'time per call', unit: 'ms', better: 'lower' };
 
-/** The variant a variant is compared with ('exercise' compares like 'after'). */
-export function againstOf(spec: HeadlineSpec, variant: string): string | undefined {
+/**
+ * The variant a variant is compared with: its pair's baseline, else the lesson's. A variant that is some pair's
+ * baseline is a baseline itself (compared with nothing). 'exercise' compares like 'after' unless `pairs` names it.
+ */
+export function againstOf(spec: Pick<HeadlineSpec, 'baseline' | 'pairs'>, variant: string): string | undefined {
   const own = spec.pairs?.[variant] ?? (variant === 'exercise' ? spec.pairs?.after : undefined);
+  if (own === undefined && spec.pairs && Object.values(spec.pairs).includes(variant)) return undefined;
   const against = own ?? spec.baseline;
   return against === variant ? undefined : against;
 }

@@ -4,7 +4,7 @@
  * benchmark output: slowest first, mean ± σ, a tolerance column, and the speed relative to the baseline measured in
  * the same run, marked ≈ where noise cannot tell it from 1.
  */
-import { describeChange, type HeadlineResult } from './headline.ts';
+import { againstOf, describeChange, type HeadlineResult } from './headline.ts';
 import type { Metric } from './lesson.ts';
 import type { LessonResult, VariantResult } from './results.ts';
 import { describeSpeedup, type Ratio } from '../util/stats.ts';
@@ -42,7 +42,7 @@ export const HEADLINE_HEADER = ['Variant', 'Value ± s.e.', 'Against', 'Change']
 export function headlineRows(h: HeadlineResult, baseline: string): string[][] {
   const rows = [...h.rows].sort((a, b) => Number(b.variant === baseline) - Number(a.variant === baseline));
   return rows.map((r) => [
-    r.variant === baseline ? `${r.variant} (baseline)` : r.variant,
+    r.against === undefined ? `${r.variant} (baseline)` : r.variant,
     formatWithError(r.value, r.error, h.unit),
     r.against ?? '',
     r.against ? describeChange(h.better, r) : '',
@@ -65,8 +65,9 @@ export function orderVariants(variants: VariantResult[]): VariantResult[] {
 export const TABLE_HEADER = ['Variant', 'Mean ± σ', 'p99', 'ops/s', '± rme', 'Samples', 'Relative ±'];
 
 /** Row cells for one variant (failed variants carry their message in the second cell). */
-export function variantCells(v: VariantResult, baseline: string): string[] {
-  const name = v.name === baseline ? `${v.name} (baseline)` : v.name;
+export function variantCells(v: VariantResult, baseline: string, pairs?: Record<string, string>): string[] {
+  const isBase = againstOf({ baseline, ...(pairs ? { pairs } : {}) }, v.name) === undefined;
+  const name = isBase ? `${v.name} (baseline)` : v.name;
   if (v.status === 'failed' || !v.stats) return [name, `FAILED: ${v.error ?? 'unknown error'}`, '', '', '', '', ''];
   const s = v.stats;
   return [
@@ -76,15 +77,17 @@ export function variantCells(v: VariantResult, baseline: string): string[] {
     formatOps(s.opsPerSec),
     `±${s.rme.toFixed(2)}%`,
     String(s.samples),
-    formatRatio(v.ratio, v.name === baseline),
+    formatRatio(v.ratio, isBase),
   ];
 }
 
 /** Summary lines: every successful non-baseline variant against the baseline. */
 export function summaryLines(lesson: LessonResult): string[] {
-  return lesson.variants
-    .filter((v) => v.name !== lesson.baseline && v.status === 'ok' && v.ratio)
-    .map((v) => summaryLine(v.name, v.ratio!, lesson.baseline));
+  const spec = { baseline: lesson.baseline, ...(lesson.pairs ? { pairs: lesson.pairs } : {}) };
+  return lesson.variants.flatMap((v) => {
+    const against = againstOf(spec, v.name);
+    return against !== undefined && v.status === 'ok' && v.ratio ? [summaryLine(v.name, v.ratio, against)] : [];
+  });
 }
 
 /** The whole terminal block for one lesson. */
@@ -94,7 +97,7 @@ export function renderLessonText(lesson: LessonResult): string {
   const out = [head];
   if (lesson.workload) out.push(`  workload: ${lesson.workload}`);
   const h = lesson.headline;
-  if (h && h.metric === undefined) out.push(`  headline: ${headlineTitle(h)}: the mean time per call below`);
+  if (h && h.metric === undefined && !lesson.pairs) out.push(`  headline: ${headlineTitle(h)}: the mean time per call below`);
   else if (h && h.rows.length > 0) {
     out.push(`  headline: ${headlineTitle(h)}`);
     out.push(renderTextTable(HEADLINE_HEADER, headlineRows(h, lesson.baseline)));
@@ -104,7 +107,7 @@ export function renderLessonText(lesson: LessonResult): string {
     `  ${lesson.options.rounds} interleaved rounds × ≥${lesson.options.time} ms per variant; ± rme = 95% CI of the mean; Relative = speed-up over ${lesson.baseline} ± 1 s.e.`,
   );
   if (lesson.variants.length > 0) {
-    out.push(renderTextTable(TABLE_HEADER, orderVariants(lesson.variants).map((v) => variantCells(v, lesson.baseline))));
+    out.push(renderTextTable(TABLE_HEADER, orderVariants(lesson.variants).map((v) => variantCells(v, lesson.baseline, lesson.pairs))));
   }
   for (const l of summaryLines(lesson)) out.push(`  ${l}`);
   const mem = lesson.variants.filter((v) => v.memory);

@@ -157,7 +157,9 @@ export interface LessonDefinition<S = unknown, I = unknown> {
   headline: Headline;
   /**
    * Where variants pair up (a pooled client against its own naive client), each variant's own baseline:
-   * `{ 'http: keep-alive Pool': 'http: new connection per request', ... }`. Unlisted variants compare with `baseline`.
+   * `{ 'http: keep-alive Pool': 'http: new connection per request', ... }`. A variant named as some pair's baseline is
+   * a baseline itself; other unlisted variants compare with `baseline`. `exercise` compares like `after` unless the
+   * pairs name it (`exercise: 'http: new connection per request'`). The time-per-call ratios follow the pairs too.
    */
   pairs?: Record<string, string>;
   /**

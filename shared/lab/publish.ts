@@ -45,13 +45,13 @@ export function lessonBlock(results: RunResults, l: LessonResult): string {
     '',
   );
   const h = l.headline;
-  if (h && h.metric !== undefined && h.rows.length) {
+  if (h && (h.metric !== undefined || l.pairs) && h.rows.length) {
     out.push(`**${headlineTitle(h)}**`, '', renderMarkdownTable(HEADLINE_HEADER, headlineRows(h, l.baseline), ['l', 'r', 'l', 'r']), '');
     out.push('**Time per call**', '');
   } else if (h) {
     out.push(`**${headlineTitle(h)}**: the mean time per call.`, '');
   }
-  out.push(renderMarkdownTable(TABLE_HEADER, orderVariants(l.variants).map((v) => variantCells(v, l.baseline)), ['l', 'r', 'r', 'r', 'r', 'r', 'r']));
+  out.push(renderMarkdownTable(TABLE_HEADER, orderVariants(l.variants).map((v) => variantCells(v, l.baseline, l.pairs)), ['l', 'r', 'r', 'r', 'r', 'r', 'r']));
   const lines = summaryLines(l);
   if (lines.length) out.push('', ...lines.map((s) => `- ${s}`));
   return out.join('\n');

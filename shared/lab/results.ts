@@ -51,6 +51,8 @@ export interface LessonResult {
   /** The size the lesson ran with (its `sizes[mode]`). */
   size: unknown;
   baseline: string;
+  /** Where variants pair up: each variant's own baseline (see LessonDefinition.pairs). */
+  pairs?: Record<string, string>;
   /** Resolved runner options: rounds, time and warm-up per round (ms), minimum iterations, memory. */
   options: { rounds: number; time: number; warmupTime: number; iterations: number; memory: boolean };
   variants: VariantResult[];

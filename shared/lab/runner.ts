@@ -6,7 +6,7 @@
  * with two variants that is before, after, after, before, before, after...
  */
 import { Bench } from 'tinybench';
-import { computeHeadline } from './headline.ts';
+import { againstOf, computeHeadline } from './headline.ts';
 import { EXERCISE, type LessonContext, type LessonDefinition, type VariantFn } from './lesson.ts';
 import { GcRecorder } from './memory.ts';
 import type { LessonResult, VariantResult } from './results.ts';
@@ -90,6 +90,7 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
     mode,
     size: def.sizes[mode],
     baseline,
+    ...(def.pairs ? { pairs: def.pairs } : {}),
     options,
     variants: [],
     curves: [],
@@ -200,9 +201,11 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
       }
       result.variants.push(v);
     }
-    const base = result.variants.find((v) => v.name === baseline);
-    if (base?.stats) {
-      for (const v of result.variants) if (v.stats) v.ratio = speedup(base.stats, v.stats);
+    // Each variant's speed-up over its own baseline: its pair's where variants pair up, else the lesson's.
+    for (const v of result.variants) {
+      const against = againstOf({ baseline, ...(def.pairs ? { pairs: def.pairs } : {}) }, v.name) ?? v.name;
+      const base = result.variants.find((x) => x.name === against);
+      if (v.stats && base?.stats) v.ratio = speedup(base.stats, v.stats);
     }
     // The learner's exercise failing (a TODO, a bug) is its row's news, not the lesson's failure.
     const failed = result.variants.filter((v) => v.status === 'failed' && v.name !== EXERCISE);

@@ -66,7 +66,7 @@ export function methodPoints(results: RunResults): string[] {
 }
 
 export function lessonTableRows(l: LessonResult): string[][] {
-  return orderVariants(l.variants).map((v) => variantCells(v, l.baseline));
+  return orderVariants(l.variants).map((v) => variantCells(v, l.baseline, l.pairs));
 }
 
 export { TABLE_HEADER, summaryLines };
@@ -137,7 +137,7 @@ export function headlineTableRows(l: LessonResult, ref?: LessonReference): strin
   return rows.map((r) => {
     const refRow = ref?.headline?.rows.find((x) => x.variant === r.variant);
     return [
-      r.variant === l.baseline ? `${r.variant} (baseline)` : r.variant,
+      r.against === undefined ? `${r.variant} (baseline)` : r.variant,
       formatWithError(r.value, r.error, h.unit),
       r.against ?? '',
       r.against ? describeChange(h.better, r) : '',
