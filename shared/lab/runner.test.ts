@@ -166,4 +166,20 @@ describe('runLesson', () => {
     expect(broken.status).toBe('ok');
     expect(broken.variants.find((v) => v.name === 'exercise')).toMatchObject({ status: 'failed', error: 'could not load exercise.ts: Unexpected token' });
   });
+
+  it('never runs an async variant alongside itself (no unawaited probing call)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const slow = async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+    };
+    const r = await runLesson(
+      defineLesson({ id: 't9/08', title: 't', headline: LATENCY, sizes: { quick: 1, full: 1 }, setup: () => 0, variants: { before: slow, after: slow } }),
+      { mode: 'quick', log: quiet, overrides: fast },
+    );
+    expect(r.status).toBe('ok');
+    expect(most, 'calls of one variant overlapped').toBe(1);
+  });
 });

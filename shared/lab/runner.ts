@@ -48,15 +48,23 @@ function chapterOf(id: string): string {
   return id.split('/')[0] ?? id;
 }
 
-/** Measure one variant for one round; returns its samples (ms) or throws the variant's error. */
-async function measure(name: string, fn: () => unknown, time: number, iterations: number): Promise<number[]> {
+/**
+ * Measure one variant for one round; returns its samples (ms) or throws the variant's error. `isAsync` is passed to
+ * tinybench, which would otherwise call the function once, unawaited, to find out (overlapping the first timed call).
+ */
+async function measure(name: string, fn: () => unknown, time: number, iterations: number, isAsync: boolean): Promise<number[]> {
   const bench = new Bench({ time, iterations, warmup: false, retainSamples: true, throws: false });
-  bench.add(name, () => {
-    const r = fn();
-    if (r instanceof Promise) return r.then((v) => void (sink = v));
-    sink = r;
-    return undefined;
-  });
+  bench.add(
+    name,
+    isAsync
+      ? async () => {
+          sink = await fn();
+        }
+      : () => {
+          sink = fn();
+        },
+    { async: isAsync },
+  );
   const [task] = await bench.run();
   const res = task.result;
   if (res.state === 'errored') throw res.error;
@@ -145,11 +153,16 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
     for (const [n, error] of preFailed) state.set(n, { samples: [], roundMeans: [], mem: [], error });
 
     // Warm-up: every variant runs (results discarded) before any is measured, so JIT tiers settle for all of them.
+    // Whether each variant returns a promise, from one awaited call (the first of its warm-up).
+    const isAsync = new Map<string, boolean>();
     for (const n of names) {
       const fn = variants[n];
       log(`${def.id}: warm-up ${n}`);
       try {
-        await measure(n, () => fn(input), options.warmupTime, Math.min(options.iterations, 5));
+        const first = fn(input);
+        isAsync.set(n, first instanceof Promise);
+        sink = await first;
+        await measure(n, () => fn(input), options.warmupTime, Math.min(options.iterations, 5), isAsync.get(n)!);
       } catch (err) {
         state.get(n)!.error = message(err);
         log(`${def.id}: ${n} FAILED: ${message(err)}`);
@@ -166,7 +179,7 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
         try {
           let samples: number[] = [];
           const work = async () => {
-            samples = await measure(n, () => fn(input), options.time, options.iterations);
+            samples = await measure(n, () => fn(input), options.time, options.iterations, isAsync.get(n) ?? false);
           };
           if (gc) {
             const w = await gc.measure(work);
