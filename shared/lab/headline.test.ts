@@ -18,6 +18,11 @@ describe('compareOnHeadline', () => {
     expect(c.change.error).toBeCloseTo((100 / 95) * Math.hypot(5 / 100, 5 / 95), 10);
   });
 
+  it('judges on the log scale: a large factor with a wide error is still a change', () => {
+    expect(compareOnHeadline('lower', { value: 990, error: 400 }, { value: 50, error: 5 }).verdict).toBe('better');
+    expect(compareOnHeadline('lower', { value: 100, error: 30 }, { value: 80, error: 20 }).verdict).toBe('within noise');
+  });
+
   it('leaves the error out when either side was measured once', () => {
     expect(compareOnHeadline('lower', { value: 100 }, { value: 50, error: 1 }).change.error).toBeUndefined();
   });

@@ -66,6 +66,16 @@ export function featuredOf(spec: HeadlineSpec, names: string[]): string[] {
   return names.includes('exercise') && !f.includes('exercise') ? [...f, 'exercise'] : f;
 }
 
+/**
+ * Whether a ratio cannot be told from 1: its logarithm is within two standard errors of 0. On the log scale (the
+ * delta method: s.e. of ln r ≈ s.e. of r / r) a large factor with a wide error, 19.8× ± 12.8, still reads as a
+ * change, while the test agrees with |r − 1| ≤ 2 s.e. for small changes.
+ */
+export function indistinguishable(ratio: number, error: number): boolean {
+  if (!(ratio > 0)) return false;
+  return Math.abs(Math.log(ratio)) <= (2 * error) / ratio;
+}
+
 /** Compare a value with its baseline on the headline, oriented so > 1 is better; verdict against 2 s.e. */
 export function compareOnHeadline(
   better: Headline['better'],
@@ -77,7 +87,7 @@ export function compareOnHeadline(
   const error = known ? Math.abs(ratio) * Math.hypot(base.error! / base.value, v.error! / v.value) : undefined;
   let verdict: Verdict = ratio > 1 ? 'better' : ratio < 1 ? 'worse' : 'within noise';
   if (!Number.isFinite(ratio)) verdict = ratio > 0 ? 'better' : 'worse';
-  else if (error !== undefined && Math.abs(ratio - 1) <= 2 * error) verdict = 'within noise';
+  else if (error !== undefined && indistinguishable(ratio, error)) verdict = 'within noise';
   return { change: error !== undefined ? { value: ratio, error } : { value: ratio }, verdict };
 }
 

@@ -4,15 +4,15 @@
  * benchmark output: slowest first, mean ± σ, a tolerance column, and the speed relative to the baseline measured in
  * the same run, marked ≈ where noise cannot tell it from 1.
  */
-import { againstOf, describeChange, type HeadlineResult } from './headline.ts';
+import { againstOf, describeChange, indistinguishable, type HeadlineResult } from './headline.ts';
 import type { Metric } from './lesson.ts';
 import type { LessonResult, VariantResult } from './results.ts';
 import { describeSpeedup, type Ratio } from '../util/stats.ts';
 import { formatBytes, formatMeanSd, formatMs, formatOps, formatWithError, renderTextTable } from '../util/table.ts';
 
-/** A ratio within two standard errors of 1: the measurement cannot tell it from no change. */
+/** A ratio within two standard errors of 1 (on the log scale): the measurement cannot tell it from no change. */
 export function withinNoise(r: Ratio): boolean {
-  return Math.abs(r.value - 1) <= 2 * r.error;
+  return indistinguishable(r.value, r.error);
 }
 
 /** The Relative ± cell: speed-up over the baseline, "1.00" for the baseline itself, "≈" where noise hides it. */
