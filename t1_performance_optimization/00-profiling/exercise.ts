@@ -1,20 +1,26 @@
 /**
- * EXERCISE 00-profiling — move the hot spot out of the query path. Check with: npm run checkpoint -- 00-profiling
+ * EXERCISE 00-profiling — find where a query's time goes with a profiler, then fix only that.
  *
- * First look at the profile of before.ts:
+ * This search returns the right hits. It counts the terms of its chunks once, in buildIndex, and yet one query
+ * takes dozens of times as long as one of after.ts's, not much less than one of before.ts's (measure it: the
+ * "exercise" row). Several things in it look expensive; reading the code will not tell you which one is. A profile
+ * will:
  *
- *     npx tsx t1_performance_optimization/00-profiling/profile.ts
+ *     npx tsx t1_performance_optimization/00-profiling/profile.ts --impl exercise              # node --cpu-prof
+ *     npx tsx t1_performance_optimization/00-profiling/profile-in-process.ts --impl exercise   # the queries only
+ *     npm run t1 -- --only 00-profiling --impl exercise --quick                                # time per query
  *
- * The heaviest call path runs search → termFrequencies → analyze → tokenize / stemOf: every query analyses every
- * chunk again, although chunks never change between queries. `search` below is already written for an index whose
- * chunks were analysed once; what is missing is `buildIndex` (search for TODO):
+ * Change only what the profile names, then profile again.
  *
- *   - docs[i]   = termFrequencies(analyzer, chunks[i].text)     (term counts and length of chunk i)
- *   - df        = for every term, the number of chunks containing it (count each chunk once per distinct term)
- *   - avgLength = total length / number of chunks (use 1 when there are no chunks, as before.ts does)
+ * What must hold (`npm run checkpoint -- 00-profiling`):
+ *   - the interface: buildIndex(chunks, analyzer?) → { size, search(query, k) }, the analyzer injectable;
+ *   - the hits of before.ts: the same chunks in the same order, scores equal (within 1e-9), best first, ties to the
+ *     earlier chunk, only scores > 0, nothing for a query of stop words or an empty corpus, a RangeError for a bad k;
+ *   - no repeated work: work whose answer cannot change inside a loop (over chunks, or over queries) is done once,
+ *     not once per turn of that loop. The checkpoint counts that work over a build and a few queries and rejects the
+ *     search if it is repeated; it times nothing.
  *
- * The results must be exactly before.ts's (same hits, same scores): only WHEN the analysis happens changes.
- * Then profile again with `--impl after` and see what is on top now. The solution is in after.ts; try first.
+ * Stuck? npm run hint -- 00-profiling
  */
 import { defaultAnalyzer, type Analyzer } from '../../shared/text/analyzer.ts';
 import type { Chunk } from '../../shared/types.ts';
@@ -22,34 +28,57 @@ import { bm25, checkK, queryTerms, termFrequencies, type Hit, type TermCounts } 
 
 export type { Hit } from './scoring.ts';
 
-export interface AnalysedIndex {
-  chunks: Chunk[];
-  analyzer: Analyzer;
-  /** docs[i] = the analysed chunks[i]. */
-  docs: TermCounts[];
-  /** Number of chunks containing each term. */
-  df: Map<string, number>;
-  avgLength: number;
+/** A searchable index over chunks. */
+export interface SearchIndex {
+  /** Number of chunks in the index. */
+  readonly size: number;
+  /** The k best chunks for `query`, best first (ties: earlier chunk first); only chunks with a score > 0. */
+  search(query: string, k: number): Hit[];
 }
 
-/** Analyse every chunk once. `analyzer` is injectable so a test can count how often it runs. */
-export function buildIndex(chunks: Chunk[], analyzer: Analyzer = defaultAnalyzer): AnalysedIndex {
-  void termFrequencies;
-  // TODO: analyse each chunk once with termFrequencies, count document frequencies, compute the average length.
-  throw new Error('TODO(00-profiling): analyse the chunks once in buildIndex (exercise.ts)');
+/** Number of chunks that contain each term. */
+function documentFrequencies(terms: string[], docs: TermCounts[]): Map<string, number> {
+  const df = new Map<string, number>();
+  for (const t of terms) {
+    let n = 0;
+    for (const d of docs) if (d.tf.has(t)) n++;
+    df.set(t, n);
+  }
+  return df;
 }
 
-/** The k best chunks for `query`, best first (ties: earlier chunk first). */
-export function search(index: AnalysedIndex, query: string, k: number): Hit[] {
-  checkK(k);
-  const terms = queryTerms(index.analyzer, query);
-  if (terms.length === 0 || index.chunks.length === 0) return [];
+/** The corpus-wide figures BM25 needs: the number of chunks and their mean length in index terms. */
+function corpusStats(chunks: Chunk[], analyzer: Analyzer): { n: number; avgLength: number } {
+  let terms = 0;
+  for (const c of chunks) terms += analyzer.analyze(c.text).length;
+  return { n: chunks.length, avgLength: terms / chunks.length || 1 };
+}
 
-  const { docs, df, avgLength } = index;
-  const scored = docs.map((d, i) => ({ i, score: bm25(terms, d, df, docs.length, avgLength) }));
-  scored.sort((a, b) => b.score - a.score || a.i - b.i);
-  return scored
-    .filter((s) => s.score > 0)
-    .slice(0, k)
-    .map((s) => ({ id: index.chunks[s.i].id, docId: index.chunks[s.i].docId, score: s.score }));
+/** Best first; ties: the earlier chunk first. */
+function byScore(a: { i: number; score: number }, b: { i: number; score: number }): number {
+  return b.score - a.score || a.i - b.i;
+}
+
+export function buildIndex(chunks: Chunk[], analyzer: Analyzer = defaultAnalyzer): SearchIndex {
+  const docs = chunks.map((c) => termFrequencies(analyzer, c.text));
+
+  return {
+    size: chunks.length,
+    search(query: string, k: number): Hit[] {
+      checkK(k);
+      const terms = queryTerms(analyzer, query);
+      if (terms.length === 0 || chunks.length === 0) return [];
+
+      const { n, avgLength } = corpusStats(chunks, analyzer);
+      const df = documentFrequencies(terms, docs);
+      const scored = docs.map((d, i) => ({ i, score: bm25(terms, d, df, n, avgLength) }));
+      scored.sort(byScore);
+      const hits = scored
+        .filter((s) => s.score > 0)
+        .slice(0, k)
+        .map((s) => ({ id: chunks[s.i].id, docId: chunks[s.i].docId, score: s.score }));
+      // callers get their own copy, never objects the index holds on to
+      return JSON.parse(JSON.stringify(hits)) as Hit[];
+    },
+  };
 }

@@ -3,6 +3,7 @@
  *
  *     npx tsx t1_performance_optimization/00-profiling/profile.ts                  # node --cpu-prof (default)
  *     npx tsx t1_performance_optimization/00-profiling/profile.ts --impl after     # the fixed version
+ *     npx tsx t1_performance_optimization/00-profiling/profile.ts --impl exercise  # yours
  *     npx tsx t1_performance_optimization/00-profiling/profile.ts --clinic doctor  # clinic doctor's diagnosis
  *     npx tsx t1_performance_optimization/00-profiling/profile.ts --clinic flame   # clinic flame's flame graph
  *
@@ -16,6 +17,7 @@ import { REPO_ROOT } from '../../shared/util/paths.ts';
 import { fail, numberFlag, parseCli, runMain } from '../../shared/util/cli.ts';
 import { formatTopFunctions, frameLabel, readCpuProfile, summarizeCpuProfile, type CpuProfile } from './cpuprofile.ts';
 import { createResolver, type Resolver } from './sourcemaps.ts';
+import { IMPLS, isImpl } from './workload.ts';
 
 const USAGE = `
 Usage: npx tsx t1_performance_optimization/00-profiling/profile.ts [--cpu-prof | --clinic doctor|flame] [options]
@@ -32,9 +34,10 @@ Runs workload.ts (Brown chunks → BM25 queries in a loop) under a profiler.
                          a sourcemaps.json beside it (written by workload.ts) names the TypeScript lines
 
 Options:
-  --impl before|after    which implementation to profile (default before)
+  --impl NAME            which implementation to profile: before (default), after, or exercise (yours)
   --docs N               Brown documents to chunk, 1-500 (default 100: about 1,300 chunks)
-  --queries N            queries to run (default 40 for before, 2000 for after)
+  --seconds S            answer queries for S seconds (default 2), however fast each one is
+  --queries N            answer exactly N queries instead
   --top N                rows in the table (default 15)
   --out DIR              where to write (default reports/profiles/00-profiling/<time>-<tool>-<impl>)
   -h, --help             this help
@@ -194,6 +197,7 @@ async function main(): Promise<void> {
     clinic: { type: 'string' },
     impl: { type: 'string', default: 'before' },
     docs: { type: 'string' },
+    seconds: { type: 'string' },
     queries: { type: 'string' },
     top: { type: 'string' },
     out: { type: 'string' },
@@ -211,15 +215,19 @@ async function main(): Promise<void> {
   }
   if (tool !== undefined && values['cpu-prof']) fail('choose one: --cpu-prof or --clinic');
   const impl = values.impl;
-  if (impl !== 'before' && impl !== 'after') fail(`--impl must be before or after, got "${impl}"`);
+  if (!isImpl(impl)) fail(`--impl must be one of ${IMPLS.join(', ')}, got "${impl}"`);
+  if (values.seconds !== undefined && values.queries !== undefined) fail('choose one: --seconds or --queries');
   const docs = numberFlag('docs', values.docs, 100, (n) => Number.isInteger(n) && n >= 1 && n <= 500);
-  const queries = numberFlag('queries', values.queries, impl === 'before' ? 40 : 2000, (n) => Number.isInteger(n) && n >= 1);
+  const seconds = numberFlag('seconds', values.seconds, 2, (n) => n > 0);
+  const queries = values.queries === undefined ? undefined : numberFlag('queries', values.queries, 1, (n) => Number.isInteger(n) && n >= 1);
   const top = numberFlag('top', values.top, 15, (n) => Number.isInteger(n) && n >= 1);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const out = values.out ?? join(REPO_ROOT, 'reports', 'profiles', '00-profiling', `${stamp}-${tool ?? 'cpu-prof'}-${impl}`);
   mkdirSync(out, { recursive: true });
-  const workloadArgs = ['--impl', impl, '--docs', String(docs), '--queries', String(queries)];
-  process.stderr.write(`profiling ${impl}.ts: ${docs} Brown docs, ${queries} queries → ${rel(out)}\n`);
+  const run = queries !== undefined ? ['--queries', String(queries)] : ['--seconds', String(seconds)];
+  const workloadArgs = ['--impl', impl, '--docs', String(docs), ...run];
+  const what = queries !== undefined ? `${queries} queries` : `queries for ${seconds} s`;
+  process.stderr.write(`profiling ${impl}.ts: ${docs} Brown docs, ${what} → ${rel(out)}\n`);
   if (tool === undefined) await cpuProf(out, workloadArgs, top);
   else await clinic(tool, out, workloadArgs, top);
 }

@@ -51,7 +51,11 @@ const ARROW_BINDING = /^\s*(?:export\s+)?(?:const|let|var)\s+([\w$]+)\s*(?::[^=]
 /** A resolver over the maps `dumpSourceMaps` wrote (an empty resolver when the file is missing). */
 export function createResolver(file: string): Resolver {
   if (!existsSync(file)) return () => undefined;
-  const payloads = JSON.parse(readFileSync(file, 'utf8')) as Record<string, SourceMapPayload>;
+  return resolverOf(JSON.parse(readFileSync(file, 'utf8')) as Record<string, SourceMapPayload>);
+}
+
+/** A resolver over source maps by file URL (`collectSourceMaps` of this process, or a file of them). */
+export function resolverOf(payloads: Record<string, SourceMapPayload>): Resolver {
   const maps = new Map<string, { map: SourceMap; lines: string[] }>();
   return (url, line, column) => {
     const payload = payloads[url];

@@ -1,20 +1,28 @@
 /**
- * EXERCISE 01-event-loop-blocking — keep the event loop free while /search works.
- * Check with: npm run checkpoint -- 01-event-loop-blocking
+ * EXERCISE 01-event-loop-blocking — keep the server answering while /search works.
  *
- * As shipped, this handler blocks exactly like before.ts: a /healthz sent while a search runs waits for the whole
- * search. Two TODOs:
+ * As shipped, this handler does what before.ts does: it reads, parses, chunks and analyses every file in one run, so
+ * a GET /healthz that arrives meanwhile waits for the whole search, and so does every other request. Change how
+ * `searchFiles` does its work so that the event loop keeps turning while a search runs. Same work, same order: the
+ * job may get a little slower in total; no other request may wait behind it for more than a few milliseconds.
  *
- * 1. read each file with `readFile` from 'node:fs/promises' (await it) instead of `readFileSync`: the read then
- *    happens on libuv's thread pool while the loop serves other requests;
- * 2. make `pause()` yield: when the current slice has run for SLICE_MS or more, `await yieldToLoop()` (that is
- *    `setImmediate` from 'node:timers/promises') and start a new slice. One turn of the loop lets it poll the sockets.
+ * What must hold (`npm run checkpoint -- 01-event-loop-blocking`):
+ *   - the interface: searchFiles(files, params) → Promise<Hit[]>, startServer(opts) → RunningServer (server-kit.ts
+ *     does the HTTP part; keep using it);
+ *   - the hits of before.ts for every query, a 400 naming the bad parameter, a 500 naming a file that cannot be read
+ *     (and the server still up);
+ *   - a /healthz sent once a search has started is answered before that search finishes;
+ *   - the longest run of work between two turns of the event loop stays short however the corpus is cut. The
+ *     checkpoint searches one long document (about a thousand chunks), counts the chunks analysed in each turn of the
+ *     loop, and rejects a handler that analyses more than half of them without letting the loop turn. A handler that
+ *     only waits for its reads without blocking still runs all the work on one document in one go; an `await` that
+ *     never reaches the event loop does not count as a turn. It times nothing.
  *
- * The results must stay exactly before.ts's. The solution is in after.ts; try first.
+ * Measure yours beside before, after and worker (the headline: /healthz p99 while /search runs):
+ *   npm run t1 -- --only 01-event-loop-blocking --impl exercise --quick
+ * Stuck? npm run hint -- 01-event-loop-blocking
  */
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parseBrown } from '../../shared/corpus/brown.ts';
 import { chunkDocument } from '../../shared/corpus/chunk.ts';
 import { RagError } from '../../shared/errors.ts';
@@ -26,34 +34,20 @@ import { listen, type CorpusFile, type Hit, type RunningServer, type SearchParam
 
 export type { Hit, RunningServer, ServerOptions } from './server-kit.ts';
 
-/** Longest the job runs before it lets the event loop serve others. */
-export const SLICE_MS = 5;
-
 export async function searchFiles(files: CorpusFile[], params: SearchParams): Promise<Hit[]> {
-  let sliceStart = performance.now();
-  const pause = async () => {
-    if (performance.now() - sliceStart < SLICE_MS) return;
-    // TODO(2): yield to the event loop here (await yieldToLoop()), then start a new slice.
-    void yieldToLoop;
-  };
-
   const index = new Bm25Index();
   const chunks: Chunk[] = [];
   for (const file of files) {
     let raw: string;
     try {
-      // TODO(1): read without blocking (readFile from 'node:fs/promises').
       raw = readFileSync(file.path, 'utf8');
     } catch (err) {
       throw new RagError('NOT_FOUND', `cannot read ${file.id} (${file.path}): ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
-    sliceStart = performance.now(); // once the read is async, its await is a turn of the loop already
     const doc = { id: file.id, text: parseBrown(raw) };
-    await pause();
     for (const chunk of chunkDocument(doc)) {
       index.add(chunks.length, defaultAnalyzer.analyze(chunk.text));
       chunks.push(chunk);
-      await pause();
     }
   }
   return index

@@ -3,8 +3,8 @@
  * in the worker; the main thread only posts the task and awaits the answer, so its event loop stays free and the
  * job gets a core of its own (slicing in after.ts shares one core between the job and everything else).
  *
- * One worker, tasks queued in order. A production server would use a pool (piscina: lesson 03-task-queue) with a
- * bounded queue.
+ * One worker, tasks queued in order. A production server would use a pool of them with a bounded queue (piscina:
+ * lesson 05-worker-pool).
  */
 import { Worker } from 'node:worker_threads';
 import { brownFiles } from './data.ts';

@@ -2,8 +2,9 @@
  * The same work with the waiting overlapped, and a bound on how much overlaps:
  *
  * - `embedAll`: p-limit runs at most `concurrency` files at once (read + call); `Promise.all` keeps the input order.
- *   While one call waits its 20 ms, up to concurrency − 1 others wait with it, so n files take about
- *   n / concurrency round trips. The bound protects the service (it sees at most `concurrency` requests in flight),
+ *   It is a sliding window: the moment one call ends, the next waiting file takes its slot, so a slow call holds up
+ *   only its own slot, never a whole batch. While one call waits for the service, up to concurrency − 1 others wait
+ *   with it, so n files take about n / concurrency round trips. The bound protects the service (it sees at most `concurrency` requests in flight),
  *   the process (at most `concurrency` file texts in memory at once) and the sockets. On the first error the queue
  *   is cleared: no new file starts, and the error (naming the file) rejects the call.
  * - `embedStream`: the same bound as an async generator, for a consumer that handles one result at a time (writes

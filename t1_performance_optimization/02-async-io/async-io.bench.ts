@@ -1,23 +1,39 @@
 /**
- * Benchmark for 02-async-io: embed n document files through a loopback "embedding API" with 20 ms latency per call,
- * sequentially (before), with a p-limit bound (after), as a bounded ordered stream, unbounded, and with
- * Readable.map. Run: npm run t1 -- --only 02-async-io [--quick]
+ * Benchmark for 02-async-io: embed n document files through a loopback "embedding API" (most calls 10 ms, one text in
+ * four 40 ms), sequentially (before), with a p-limit window (after), as a bounded ordered stream, with Readable.map,
+ * and two wrong ideas from wrong/: fixed batches and unbounded. Run: npm run t1 -- --only 02-async-io [--quick]
+ *
+ * Every call of every variant embeds the whole folder once; the headline is its throughput in files/s, one figure per
+ * call (every call but the first, cold one), so it has a spread. The service's own counters give the requests in
+ * flight.
  */
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { measured } from '../../shared/lab/metric.ts';
 import { defineLesson, type Metric } from '../../shared/lab/lesson.ts';
 import * as after from './after.ts';
 import * as before from './before.ts';
 import { removeCorpus, writeCorpus } from './data.ts';
 import type { Embedded } from './embed-file.ts';
-import { startEmbedService, type EmbedService } from './embed-service.ts';
-import { embedAllUnbounded, embedStreamReadable } from './variants.ts';
+import { startEmbedService, type EmbedService, type EmbedServiceOptions } from './embed-service.ts';
+import { embedStreamReadable } from './variants.ts';
+import * as fixedBatches from './wrong/fixed-batches.ts';
+import * as unbounded from './wrong/unbounded.ts';
 
 interface Size {
   files: number;
-  latencyMs: number;
+  /** Latency of a typical call and of the slow one-in-`every`, ms. */
+  service: Required<Pick<EmbedServiceOptions, 'latencyMs' | 'slow'>>;
   concurrency: number;
+}
+
+/** One call of a variant: the whole folder embedded once. */
+interface Trial {
+  ms: number;
+  maxInFlight: number;
+  /** Time-weighted mean of the requests in flight at the service over the call. */
+  meanInFlight: number;
 }
 
 interface Input {
@@ -25,6 +41,9 @@ interface Input {
   dir: string;
   files: string[];
   service: EmbedService;
+  /** With --impl exercise: the learner's module. */
+  exercise?: typeof after;
+  trials: Record<string, Trial[]>;
 }
 
 /** What a streaming consumer does with each result: use it and let it go (here: a checksum). */
@@ -41,8 +60,23 @@ const RUNS: Record<string, Run> = {
   after: (i) => after.embedAll(i.files, i.service, { concurrency: i.size.concurrency }),
   stream: (i) => consume(after.embedStream(i.files, i.service, { concurrency: i.size.concurrency })),
   'stream (Readable.map)': (i) => consume(embedStreamReadable(i.files, i.service, { concurrency: i.size.concurrency })),
-  unbounded: (i) => embedAllUnbounded(i.files, i.service),
+  'fixed batches': (i) => fixedBatches.embedAll(i.files, i.service, { concurrency: i.size.concurrency }),
+  unbounded: (i) => unbounded.embedAll(i.files, i.service, { concurrency: i.size.concurrency }),
 };
+
+/** The learner's exercise.ts, measured like after.ts (its embedAll). */
+const EXERCISE_RUN: Run = (i) => i.exercise!.embedAll(i.files, i.service, { concurrency: i.size.concurrency });
+
+/** Runs one variant once over the folder and records the trial (the runner never runs two variants at once). */
+async function trial(input: Input, name: string, run: Run): Promise<unknown> {
+  input.service.resetStats();
+  const t0 = performance.now();
+  const out = await run(input);
+  const ms = performance.now() - t0;
+  const s = input.service.stats();
+  (input.trials[name] ??= []).push({ ms, maxInFlight: s.maxInFlight, meanInFlight: s.inFlightMs / ms });
+  return out;
+}
 
 /** A full GC, so every variant's memory is measured from the same clean start (the --expose-gc flag, set late). */
 function collectGarbage(): void {
@@ -50,63 +84,71 @@ function collectGarbage(): void {
   (runInNewContext('gc') as () => void)();
 }
 
-/** Peak RSS and heap above the level at the start, sampled every 2 ms while `run` works, and its wall time. */
-async function measure(run: () => Promise<unknown>): Promise<{ ms: number; rssMB: number; heapMB: number }> {
+/** Peak heap above the level at the start, in bytes, sampled every 2 ms while `run` works. */
+async function peakHeap(run: () => Promise<unknown>): Promise<number> {
   collectGarbage();
-  const m0 = process.memoryUsage();
-  let rss = m0.rss;
-  let heap = m0.heapUsed;
-  const timer = setInterval(() => {
-    const m = process.memoryUsage();
-    rss = Math.max(rss, m.rss);
-    heap = Math.max(heap, m.heapUsed);
-  }, 2);
-  const t0 = performance.now();
+  const start = process.memoryUsage().heapUsed;
+  let peak = start;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 2);
   try {
     await run();
   } finally {
     clearInterval(timer);
   }
-  const ms = performance.now() - t0;
-  const m1 = process.memoryUsage();
-  rss = Math.max(rss, m1.rss);
-  heap = Math.max(heap, m1.heapUsed);
-  return { ms, rssMB: (rss - m0.rss) / 2 ** 20, heapMB: (heap - m0.heapUsed) / 2 ** 20 };
+  return Math.max(peak, process.memoryUsage().heapUsed) - start;
 }
+
+const SERVICE: Size['service'] = { latencyMs: 10, slow: { ms: 40, every: 4 } };
 
 export default defineLesson<Size, Input>({
   id: 't1/02-async-io',
-  title: 'Async I/O: sequential vs. bounded concurrency (p-limit) vs. a bounded stream',
+  title: 'Async I/O: sequential vs. a bounded sliding window (p-limit) vs. a bounded stream',
   workload:
-    'read n Brown documents from files and embed each through a loopback HTTP service with a fixed latency per call (one call per file)',
-  sizes: { quick: { files: 48, latencyMs: 20, concurrency: 8 }, full: { files: 500, latencyMs: 20, concurrency: 16 } },
+    'read n Brown documents from files and embed each through a loopback HTTP service (one call per file: 10 ms, ' +
+    'one text in four 40 ms); one call of a variant embeds the whole folder',
+  sizes: {
+    quick: { files: 16, service: SERVICE, concurrency: 4 },
+    full: { files: 200, service: SERVICE, concurrency: 8 },
+  },
   setup: async (size, ctx) => {
     const { dir, files } = await writeCorpus(size.files);
-    ctx.log(`${files.length} files in ${dir}; embedding service with ${size.latencyMs} ms latency`);
-    const service = await startEmbedService({ latencyMs: size.latencyMs });
-    return { size, dir, files, service };
+    ctx.log(`${files.length} files in ${dir}; embedding service: ${size.service.latencyMs} ms per call, 1 in ${size.service.slow.every} ${size.service.slow.ms} ms`);
+    const service = await startEmbedService(size.service);
+    const exercise = ctx.exercise as typeof after | undefined;
+    return { size, dir, files, service, trials: {}, ...(exercise ? { exercise } : {}) };
   },
   teardown: async (input) => {
     await input.service.close();
     await removeCorpus(input.dir);
   },
   baseline: 'before',
-  headline: { name: 'time per call', unit: 'ms', better: 'lower' },
-  variants: RUNS,
-  options: { iterations: 2, time: 100, warmupTime: 0 },
+  headline: { name: 'throughput', unit: 'files/s', better: 'higher', metric: 'throughput' },
+  variants: Object.fromEntries(Object.entries(RUNS).map(([name, run]) => [name, (input: Input) => trial(input, name, run)])),
+  exercise: (input) => trial(input, 'exercise', EXERCISE_RUN),
+  // One call per round: a call is a whole folder (seconds for `before` in a full run).
+  options: { iterations: 1, time: 0, warmupTime: 0, rounds: 2 },
   extras: async (input, ctx) => {
     const metrics: Metric[] = [];
-    for (const [name, run] of Object.entries(RUNS)) {
-      ctx.log(`throughput and memory: ${name}`);
-      input.service.resetStats();
-      const r = await measure(() => run(input));
-      const s = input.service.stats();
+    const n = input.files.length;
+    for (const [name, all] of Object.entries(input.trials)) {
+      const trials = all.slice(1); // every call but the first (cold: JIT, fresh connections), warm-up calls included
+      if (trials.length === 0) continue;
       metrics.push(
-        { name: 'throughput', value: input.files.length / (r.ms / 1000), unit: 'files/s', variant: name },
-        { name: 'peak RSS above start', value: r.rssMB, unit: 'MB', variant: name },
-        { name: 'peak heap above start', value: r.heapMB, unit: 'MB', variant: name },
-        { name: 'max requests in flight at the service', value: s.maxInFlight, unit: 'requests', variant: name },
+        measured('throughput', 'files/s', trials.map((t) => (n * 1000) / t.ms), { variant: name, note: `${trials.length} calls of ${n} files` }),
+        measured('mean requests in flight at the service', '', trials.map((t) => t.meanInFlight), {
+          variant: name,
+          note: `bound ${name === 'before' ? 1 : name === 'unbounded' ? 'none' : input.size.concurrency}`,
+        }),
+        { name: 'max requests in flight at the service', value: Math.max(...trials.map((t) => t.maxInFlight)), unit: '', variant: name },
       );
+    }
+    // Memory: one more call of each variant from a collected heap, sampled as it runs. Full runs only: at quick sizes
+    // the figure is all garbage-collector timing.
+    if (ctx.mode === 'full') {
+      for (const [name, run] of Object.entries({ ...RUNS, ...(input.exercise ? { exercise: EXERCISE_RUN } : {}) })) {
+        ctx.log(`peak heap: ${name}`);
+        metrics.push({ name: 'peak heap above start', value: await peakHeap(() => run(input)), unit: 'bytes', variant: name });
+      }
     }
     return { metrics };
   },

@@ -1,14 +1,76 @@
 /**
  * Checkpoint for 02-async-io. `npm run checkpoint -- 02-async-io` runs it against exercise.ts; plain
- * `npx vitest run` checks before.ts and after.ts. The embedding service runs on 127.0.0.1:0 with 5 ms latency.
+ * `npx vitest run` checks before.ts and after.ts.
+ *
+ * Two kinds of test. Against the real thing (files on disk, the embedding service on 127.0.0.1:0 with 5 ms latency):
+ * results, order, errors. And by hand, for the scheduling itself: `embedFile` is replaced by calls that finish only
+ * when the test says so, so "how many calls are in flight after this one finished" is counted, not timed, and the
+ * answer is the same on any machine under any load.
  */
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basename, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { implementations } from '../../shared/lab/checkpoint.ts';
 import { removeCorpus, writeCorpus } from './data.ts';
 import type { EmbedClient, Embedded, EmbedOptions } from './embed-file.ts';
 import { FAIL_MARKER, hashEmbed, startEmbedService, type EmbedService } from './embed-service.ts';
+
+/** While `byHand.embed` is set, every import of embed-file.ts (after.ts, exercise.ts...) calls it instead of the real embedFile. */
+const byHand = vi.hoisted(() => ({ embed: undefined as undefined | ((file: string) => Promise<unknown>) }));
+vi.mock('./embed-file.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('./embed-file.ts')>();
+  return {
+    ...real,
+    embedFile: (file: string, client: EmbedClient) => (byHand.embed ? byHand.embed(file) : real.embedFile(file, client)),
+  };
+});
+
+/** embedFile calls that finish when the test says so. */
+class HeldCalls {
+  /** Files in the order their calls started. */
+  readonly started: string[] = [];
+  readonly done = new Set<string>();
+  private readonly held = new Map<string, (e: Embedded) => void>();
+
+  readonly embed = (file: string): Promise<Embedded> =>
+    new Promise((resolve) => {
+      this.started.push(file);
+      this.held.set(file, resolve);
+    });
+
+  get inFlight(): number {
+    return this.held.size;
+  }
+
+  /** Files whose calls are running, oldest first. */
+  get running(): string[] {
+    return [...this.held.keys()];
+  }
+
+  finish(file: string): void {
+    const resolve = this.held.get(file);
+    if (!resolve) throw new Error(`${file} is not in flight`);
+    this.held.delete(file);
+    this.done.add(file);
+    resolve({ id: basename(file), chars: 0, vector: [this.started.indexOf(file)] });
+  }
+}
+
+/** Let every promise chain that can move, move: nothing here waits on I/O, so a few turns of the loop are enough. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/** Which running call to finish next: the oldest, then the newest, alternately (a slow head, then a slow tail). */
+const pick = (calls: HeldCalls, step: number): string => (step % 2 === 0 ? calls.running[0] : calls.running[calls.running.length - 1]);
+
+const HAND_FILES = Array.from({ length: 10 }, (_, i) => `/by-hand/f${String(i).padStart(2, '0')}.txt`);
+const HAND_CLIENT: EmbedClient = { url: 'http://by-hand.invalid' };
+
+/** Pulls the stream as fast as it yields, into `into`. */
+async function consume(stream: AsyncIterable<Embedded>, into: string[]): Promise<void> {
+  for await (const e of stream) into.push(e.id);
+}
 
 interface Mod {
   embedAll(files: string[], client: EmbedClient, opts?: EmbedOptions): Promise<Embedded[]>;
@@ -53,23 +115,95 @@ describe.each(await implementations<Mod>(import.meta.url))('%s', (name, impl) =>
   });
 
   it.each([1, 3, 8])('never has more than concurrency = %i calls in flight at the service', async (concurrency) => {
-    for (const way of Object.values(ways)) {
+    for (const [fn, way] of Object.entries(ways)) {
       service.resetStats();
       const out = await way(files, { concurrency });
       expect(out).toHaveLength(N);
       const s = service.stats();
       expect(s.calls).toBe(N);
-      expect(s.maxInFlight).toBeLessThanOrEqual(concurrency);
+      expect(s.maxInFlight, `${fn}: ${s.maxInFlight} calls in flight, bound ${concurrency}`).toBeLessThanOrEqual(concurrency);
     }
   });
 
   // The point of the lesson: the bound is used, not only respected. before.ts is sequential on purpose.
-  it.skipIf(name === 'before')('overlaps the calls (more than one in flight when allowed)', async () => {
-    for (const way of Object.values(ways)) {
-      service.resetStats();
-      await way(files, { concurrency: 4 });
-      expect(service.stats().maxInFlight).toBeGreaterThan(1);
-    }
+  describe.skipIf(name === 'before')('a sliding window, counted by hand', () => {
+    const c = 3;
+    const n = HAND_FILES.length;
+    afterEach(() => {
+      byHand.embed = undefined;
+    });
+
+    it(`embedAll: at most ${c} calls in flight, and a finished call's slot goes to the next file at once`, async () => {
+      const calls = new HeldCalls();
+      byHand.embed = calls.embed;
+      let result: Embedded[] | undefined;
+      const run = impl.embedAll(HAND_FILES, HAND_CLIENT, { concurrency: c }).then((r) => (result = r));
+      for (let step = 0; ; step++) {
+        await settle();
+        const waiting = n - calls.started.length;
+        expect(calls.inFlight, `embedAll: ${calls.inFlight} calls in flight, bound ${c}`).toBeLessThanOrEqual(c);
+        expect(
+          calls.inFlight,
+          `embedAll: only ${calls.inFlight} call(s) in flight with concurrency ${c} while ${waiting} file(s) waited to start ` +
+            `(${calls.done.size} done so far): when a call finishes, the next file must take its slot at once, ` +
+            `not when the slowest call of its batch is done`,
+        ).toBe(Math.min(c, n - calls.done.size));
+        if (calls.inFlight === 0) break;
+        calls.finish(pick(calls, step));
+      }
+      await run;
+      expect(result?.map((e) => e.id)).toEqual(HAND_FILES.map((f) => basename(f)));
+    });
+
+    it(`embedStream: at most ${c} calls in flight, and the next file starts as soon as the oldest is done`, async () => {
+      const calls = new HeldCalls();
+      byHand.embed = calls.embed;
+      const yielded: string[] = [];
+      const run = consume(impl.embedStream(HAND_FILES, HAND_CLIENT, { concurrency: c }), yielded);
+      for (let step = 0; ; step++) {
+        await settle();
+        const started = calls.started.length;
+        let prefix = 0; // files done in input order, with nothing before them still running
+        while (prefix < n && calls.done.has(HAND_FILES[prefix])) prefix++;
+        expect(calls.inFlight, `embedStream: ${calls.inFlight} calls in flight, bound ${c}`).toBeLessThanOrEqual(c);
+        expect(
+          started,
+          `embedStream: only ${started - prefix} file(s) started beyond the ${prefix} done in order, with concurrency ${c}, ` +
+            `while ${n - started} file(s) waited to start: when the oldest call is done, the next file must start at once`,
+        ).toBeGreaterThanOrEqual(Math.min(n, prefix + c));
+        if (calls.inFlight === 0) break;
+        calls.finish(pick(calls, step));
+      }
+      await run;
+      expect(yielded).toEqual(HAND_FILES.map((f) => basename(f)));
+    });
+
+    it(`embedStream: a slow first file holds back at most 2 × ${c} started files, however long the corpus`, async () => {
+      const files = Array.from({ length: 5 * c }, (_, i) => `/by-hand/g${String(i).padStart(2, '0')}.txt`);
+      const calls = new HeldCalls();
+      byHand.embed = calls.embed;
+      const yielded: string[] = [];
+      const run = consume(impl.embedStream(files, HAND_CLIENT, { concurrency: c }), yielded);
+      // The first file's call hangs; every other call finishes as soon as it starts.
+      for (let seen = -1; seen !== calls.started.length; ) {
+        seen = calls.started.length;
+        await settle();
+        for (const f of calls.running) if (f !== files[0]) calls.finish(f);
+        await settle();
+      }
+      const waiting = calls.started.length - yielded.length;
+      expect(
+        waiting,
+        `embedStream: ${waiting} files started and not yet yielded while the first was still running, ` +
+          `bound 2 × concurrency = ${2 * c}: results pile up behind a slow head, so memory grows with the corpus instead of the window`,
+      ).toBeLessThanOrEqual(2 * c);
+      while (calls.inFlight > 0) {
+        for (const f of calls.running) calls.finish(f);
+        await settle();
+      }
+      await run;
+      expect(yielded).toEqual(files.map((f) => basename(f)));
+    });
   });
 
   it('returns nothing for no files', async () => {

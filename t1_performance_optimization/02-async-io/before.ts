@@ -1,6 +1,6 @@
 /**
  * Embedding a folder of documents, written the way it usually starts: a for loop with two awaits, one file after
- * another. Each iteration waits for the disk, then ~20 ms for the embedding service, and only then starts the next:
+ * another. Each iteration waits for the disk, then for the embedding service's answer, and only then starts the next:
  * the process is idle almost all the time, and n files take n × (read + round trip).
  */
 import { concurrencyOf, embedFile, type EmbedClient, type Embedded, type EmbedOptions } from './embed-file.ts';

@@ -1,13 +1,19 @@
 /**
- * A slow local "embedding API" on 127.0.0.1: POST /embed {"text": "..."} answers {"vector": [...]} after a fixed
+ * A slow local "embedding API" on 127.0.0.1: POST /embed {"text": "..."} answers {"vector": [...]} after an
  * artificial latency (default 20 ms, like a remote model server's round trip). The vector is a cheap deterministic
  * hashed bag of words (the latency is the point, not the model).
  *
- * It counts what the lesson checks: calls, requests in flight right now, and the most ever in flight at once.
+ * Real model servers have a tail: with `slow`, one text in `every` (picked by a hash of the text, so the same file is
+ * slow for every version and every run) takes `slow.ms` instead. That tail is what tells a sliding window from fixed
+ * batches: a batch waits for its slowest call.
+ *
+ * It counts what the lesson reports: calls, requests in flight right now, the most ever in flight at once, and the
+ * sum of every request's time at the service (divided by the wall time: the mean number in flight).
  * A text containing FAIL_MARKER gets a 500 {"error": "..."}, to test how errors surface.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { tokenize } from '../../shared/text/tokenize.ts';
 
 export const FAIL_MARKER = 'EMBED-FAIL-MARKER';
@@ -15,6 +21,8 @@ export const FAIL_MARKER = 'EMBED-FAIL-MARKER';
 export interface EmbedServiceOptions {
   /** Artificial latency per call, in ms. Default 20. */
   latencyMs?: number;
+  /** One text in `every` (by a hash of the text) takes `ms` instead of `latencyMs`. Default: none. */
+  slow?: { ms: number; every: number };
   /** Vector dimensions. Default 64. */
   dim?: number;
 }
@@ -23,6 +31,8 @@ export interface EmbedStats {
   calls: number;
   inFlight: number;
   maxInFlight: number;
+  /** Sum over requests of their time at the service, ms: over a wall time T, the mean in flight is inFlightMs / T. */
+  inFlightMs: number;
 }
 
 export interface EmbedService {
@@ -37,6 +47,22 @@ export interface EmbedService {
 function hash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** The latency of one call for `text`: `latencyMs`, or `slow.ms` for one text in `slow.every`. */
+export function latencyFor(text: string, opts: Pick<EmbedServiceOptions, 'latencyMs' | 'slow'>): number {
+  const base = opts.latencyMs ?? 20;
+  return opts.slow && mix(hash(text)) % opts.slow.every === 0 ? opts.slow.ms : base;
+}
+
+/** A 32-bit finaliser (murmur3's), so that "one text in `every`" spreads evenly whatever the texts look like. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 
@@ -61,16 +87,17 @@ function send(res: ServerResponse, status: number, payload: unknown): void {
 }
 
 export function startEmbedService(opts: EmbedServiceOptions = {}): Promise<EmbedService> {
-  const latencyMs = opts.latencyMs ?? 20;
   const dim = opts.dim ?? 64;
-  const stats: EmbedStats = { calls: 0, inFlight: 0, maxInFlight: 0 };
+  const stats: EmbedStats = { calls: 0, inFlight: 0, maxInFlight: 0, inFlightMs: 0 };
   const server = createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== '/embed') return send(res, 404, { error: 'POST /embed only' });
+    const arrived = performance.now();
     stats.calls++;
     stats.inFlight++;
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
     const finish = (status: number, payload: unknown) => {
       stats.inFlight--;
+      stats.inFlightMs += performance.now() - arrived;
       send(res, status, payload);
     };
     body(req)
@@ -80,7 +107,7 @@ export function startEmbedService(opts: EmbedServiceOptions = {}): Promise<Embed
           if (typeof text !== 'string') return finish(400, { error: 'body must be {"text": string}' });
           if (text.includes(FAIL_MARKER)) return finish(500, { error: 'model failed on this input' });
           finish(200, { vector: hashEmbed(text, dim) });
-        }, latencyMs);
+        }, latencyFor(typeof text === 'string' ? text : '', opts));
       })
       .catch((err: Error) => finish(400, { error: `bad request body: ${err.message}` }));
   });
@@ -94,6 +121,7 @@ export function startEmbedService(opts: EmbedServiceOptions = {}): Promise<Embed
         resetStats: () => {
           stats.calls = 0;
           stats.maxInFlight = stats.inFlight;
+          stats.inFlightMs = 0;
         },
         close: () =>
           new Promise<void>((done) => {

@@ -1,18 +1,13 @@
 /**
- * Two more ways for the benchmark:
+ * One more way for the benchmark: the bounded, ordered stream from the standard library, `Readable.from(files)
+ * .map(fn, { concurrency })` (Node ≥ 17.4). The same sliding window as after.ts's hand-written `embedStream`, plus a
+ * read-ahead buffer: by default it keeps starting files while up to 2 × concurrency − 1 are started and not yet
+ * consumed (never more than `concurrency` calls in flight), so a slow head blocks the window later than after.ts's.
  *
- * - `embedAllUnbounded`: the usual first attempt at "make it concurrent", `Promise.all(files.map(embedFile))`.
- *   As fast as it gets here, and it starts every read and every call at once: every file's text is in memory at
- *   the same time, and the service sees n requests in flight (a real API answers that with 429s or falls over).
- * - `embedStreamReadable`: the bounded, ordered stream from the standard library: `Readable.from(files)
- *   .map(fn, { concurrency })` (Node ≥ 17.4), equivalent to after.ts's hand-written window.
+ * The wrong ideas the benchmark also measures live in `wrong/` (fixed batches, unbounded).
  */
 import { Readable } from 'node:stream';
 import { concurrencyOf, embedFile, type EmbedClient, type Embedded, type EmbedOptions } from './embed-file.ts';
-
-export function embedAllUnbounded(files: string[], client: EmbedClient): Promise<Embedded[]> {
-  return Promise.all(files.map((file) => embedFile(file, client)));
-}
 
 export function embedStreamReadable(files: string[], client: EmbedClient, opts: EmbedOptions = {}): AsyncIterable<Embedded> {
   return Readable.from(files).map((file: string) => embedFile(file, client), { concurrency: concurrencyOf(opts) });

@@ -74,6 +74,9 @@ export async function startApi(ref: QueueRef): Promise<{ port: number; close(): 
         return;
       }
       const doc = await readDoc(req); // bad input is refused here, never enqueued
+      // BullMQ's own job id, one job per upload. A job id made from the document id would be deduplicated: BullMQ
+      // ignores an add whose id it still knows (waiting, running, or kept as failed), so an update uploaded while the
+      // earlier version is queued would be answered 202 and silently dropped.
       const job = await queue.add('ingest', doc);
       sendJson(res, 202, { id: doc.id, jobId: job.id });
     } catch (err) {
@@ -117,8 +120,12 @@ export async function startIngestService(opts: ServiceOptions): Promise<IngestSe
   const hooks = opts.hooks ?? {};
   const attempts = opts.attempts ?? 5;
   const ref: QueueRef = { redisUrl: redisUrl(opts), name: uniqueQueueName(), attempts, backoffMs: opts.backoffMs ?? 50 };
+  // The API process is slow to boot (Node, tsx, BullMQ): start it first, it needs nothing from this side but `ref`.
+  const starting = spawnApi(import.meta.url, ref);
+  starting.catch(() => {}); // awaited below; an early failure must not be an unhandled rejection meanwhile
   const connection = redisConnection(ref.redisUrl);
   const writes = new Map<string, number>();
+  const tried = new Map<string, number>();
 
   // This side only watches the queue (drain) and removes it (close); the API process adds the jobs.
   const queue = new Queue<Doc>(ref.name, { connection, prefix: PREFIX });
@@ -126,7 +133,9 @@ export async function startIngestService(opts: ServiceOptions): Promise<IngestSe
 
   async function handleJob(job: Job<Doc>, worker: Worker<Doc>): Promise<{ chunks: number }> {
     const doc = job.data;
-    const attempt = job.attemptsMade + 1;
+    await hooks.hold?.(doc.id);
+    const attempt = (tried.get(doc.id) ?? 0) + 1;
+    tried.set(doc.id, attempt);
     if (hooks.failAttempt?.(doc.id, attempt)) throw new TransientError(doc.id, attempt);
     const result = await engine.ingest([doc]); // upsert by doc id: a second run replaces, never duplicates
     writes.set(doc.id, (writes.get(doc.id) ?? 0) + 1);
@@ -153,8 +162,16 @@ export async function startIngestService(opts: ServiceOptions): Promise<IngestSe
     worker.on('error', () => {}); // a crashed worker's late calls fail; the stalled check recovers its jobs
     workers.push(worker);
   }
-  await Promise.all([queue.waitUntilReady(), ...workers.map((w) => w.waitUntilReady())]);
-  const api = await spawnApi(import.meta.url, ref);
+  let api: Awaited<typeof starting>;
+  try {
+    await Promise.all([queue.waitUntilReady(), ...workers.map((w) => w.waitUntilReady())]);
+    api = await starting;
+  } catch (err) {
+    await starting.then((a) => a.close(), () => {});
+    await Promise.all(workers.map((w) => w.close()));
+    await queue.close();
+    throw err;
+  }
 
   return {
     url: `http://127.0.0.1:${api.port}`,
@@ -173,8 +190,8 @@ export async function startIngestService(opts: ServiceOptions): Promise<IngestSe
       }
       const failed = await queue.getFailed();
       if (failed.length > 0) {
-        const list = failed.map((j) => `${j.data.id}: ${j.failedReason}`).join('; ');
-        throw new Error(`drain: ${failed.length} document(s) failed after ${attempts} attempts: ${list}`);
+        const list = failed.map((j) => `${j.data.id} after ${j.attemptsMade} attempt(s): ${j.failedReason}`).join('; ');
+        throw new Error(`drain: ${failed.length} document(s) failed for good: ${list}`);
       }
     },
     async close() {

@@ -25,6 +25,7 @@ export async function startIngestService(opts: ServiceOptions): Promise<IngestSe
         return;
       }
       const doc = await readDoc(req);
+      await hooks.hold?.(doc.id);
       const attempt = (seen.get(doc.id) ?? 0) + 1;
       seen.set(doc.id, attempt);
       if (hooks.failAttempt?.(doc.id, attempt)) throw new TransientError(doc.id, attempt);

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { percentileNearestRank } from '../../shared/util/stats.ts';
 import type { Doc } from '../../shared/types.ts';
-import { sleep } from './service.ts';
+
+// Not service.ts's: the load generator's process should not load Redis clients it never uses.
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface UploadOptions {
   /** Requests in flight at once. Default 8. */
@@ -23,6 +25,8 @@ export interface UploadOptions {
 export interface UploadReport {
   /** Latency of every request that got an answer (retries included as separate requests), ms. */
   latencies: number[];
+  /** HTTP status of every request that got an answer, in the same order as `latencies`. */
+  statuses: number[];
   /** Documents the API refused for good: id → last status or error. */
   failed: Map<string, string>;
   /** Requests retried (5xx or connection dropped). */
@@ -37,6 +41,7 @@ export async function uploadAll(url: string, docs: readonly Doc[], opts: UploadO
   const backoffMs = opts.backoffMs ?? 20;
   const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
   const latencies: number[] = [];
+  const statuses: number[] = [];
   const failed = new Map<string, string>();
   let retried = 0;
   let next = 0;
@@ -51,6 +56,7 @@ export async function uploadAll(url: string, docs: readonly Doc[], opts: UploadO
         const res = await pool.request({ method: 'POST', path: '/documents', body, headers: { 'content-type': 'application/json' } });
         const text = await res.body.text();
         latencies.push(performance.now() - t);
+        statuses.push(res.statusCode);
         if (res.statusCode < 300) return;
         why = `HTTP ${res.statusCode}: ${text}`;
         if (res.statusCode < 500) {
@@ -78,7 +84,7 @@ export async function uploadAll(url: string, docs: readonly Doc[], opts: UploadO
   } finally {
     await pool.close();
   }
-  return { latencies, failed, retried, ms: performance.now() - t0 };
+  return { latencies, statuses, failed, retried, ms: performance.now() - t0 };
 }
 
 /** The p-th percentile (0..100) of `xs`, nearest rank. */
@@ -114,7 +120,13 @@ export async function startLoadGenerator(docs: readonly Doc[]): Promise<LoadGene
       child.send({ url, concurrency });
       const m = await reply();
       if (typeof m.error === 'string') throw new Error(m.error);
-      return { latencies: m.latencies as number[], failed: new Map(m.failed as [string, string][]), retried: m.retried as number, ms: m.ms as number };
+      return {
+        latencies: m.latencies as number[],
+        statuses: m.statuses as number[],
+        failed: new Map(m.failed as [string, string][]),
+        retried: m.retried as number,
+        ms: m.ms as number,
+      };
     },
     async close() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -16,7 +16,7 @@ process.on('message', async (m: { docs?: Doc[]; url?: string; concurrency?: numb
   }
   try {
     const r = await uploadAll(m.url!, docs, { concurrency: m.concurrency });
-    process.send!({ latencies: r.latencies, failed: [...r.failed], retried: r.retried, ms: r.ms });
+    process.send!({ latencies: r.latencies, statuses: r.statuses, failed: [...r.failed], retried: r.retried, ms: r.ms });
   } catch (err) {
     process.send!({ error: (err as Error).message });
   }

@@ -16,8 +16,15 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** Test and fault-injection hooks; every one is optional and off by default. */
 export interface Hooks {
   /**
-   * Called before a document is indexed, with the attempt number (1 = first try). Return true to fail this attempt
-   * with a transient error (a flaky embedding service, a timeout): the caller is expected to retry.
+   * Called when work on a document starts (in the request handler, or in the queue worker), before `failAttempt`.
+   * The work waits for the promise it returns: the checkpoint holds the workers with it, to see what the API answers
+   * while nothing has been indexed, and to keep a first job busy while a second upload of the same document arrives.
+   */
+  hold?: (docId: string) => Promise<void> | undefined;
+  /**
+   * Called before a document is indexed, with the attempt number: how many times this document's work has been
+   * tried, this time included (1 = first try). Return true to fail this attempt with a transient error (a flaky
+   * embedding service, a timeout): someone is expected to retry.
    */
   failAttempt?: (docId: string, attempt: number) => boolean;
   /**

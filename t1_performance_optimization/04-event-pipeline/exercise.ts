@@ -1,79 +1,53 @@
 /**
- * EXERCISE 04-event-pipeline — connect chunk → embed → index as streams with backpressure. Check with:
- * npm run checkpoint -- 04-event-pipeline
+ * EXERCISE 04-event-pipeline — connect chunk → embed → index so that memory in flight stays bounded.
  *
- * The source, the chunker and `pipeline(...)` are done. Two parts are missing (search for TODO):
+ * As shipped it is correct and naive: one stage at a time over the whole corpus (chunk every document, then embed
+ * every batch, then index and sink every batch). It builds the right indexes, and it holds the whole corpus in
+ * flight and never lets the event loop turn until the end. The checkpoint accepts the results and rejects the cost:
  *
- * 1. the embedder Transform: collect chunks into `pending`, and every `batchSize` chunks call `embedBatch(this)`
- *    (it embeds, labels and pushes the batch); in `flush`, embed the last partial batch. Pass errors to `done`.
- * 2. the indexer Writable: index the batch (`indexStage`), await the sink, count the chunks as consumed
- *    (`gauge.consume`), and only THEN call `done`. Calling `done` before the sink has finished tells the stream the
- *    batch is handled, and batches pile up behind a slow sink: no backpressure.
+ *   - chunks in flight (taken from the source, not yet through the sink) must stay within
+ *     highWaterMark + two documents' chunks + 4 batches when the sink is slow, whatever the corpus size: the
+ *     checkpoint counts them with its own source and sink and reports "491 chunks in flight, bound 90";
+ *   - the event loop must get a turn between batches: at most 2 batches may reach the sink without one.
  *
- * The solution is in after.ts; try first.
+ * What must hold as well: the same `runPipeline(docs, opts)` → `{ chunks, bm25, vectors, stats }` as after.ts; label i
+ * is the i-th chunk in document order, with the same vectors and BM25 terms as a plain sequential loop, for any
+ * batch size; the documents are taken from `docs` as an iterable (it may be a generator: iterate it once); the sink
+ * sees every batch once, in order; a failing sink, a failing embedder or a malformed document rejects the returned
+ * promise with that error. The stages' work is in stages.ts; how they are connected is yours.
+ *
+ * Measure yours beside before and after (the headline is chunks in flight):
+ *   npm run t1 -- --only 04-event-pipeline --impl exercise --quick
+ * Check it: npm run checkpoint -- 04-event-pipeline
+ * Stuck? npm run hint -- 04-event-pipeline
  */
-import { Readable, Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Chunk, Doc } from '../../shared/types.ts';
 import { BufferGauge, chunkStage, embedStage, indexStage, newOutput, type IndexedBatch, type PipelineOptions, type PipelineResult } from './stages.ts';
 
 export async function runPipeline(docs: Iterable<Doc>, opts: PipelineOptions): Promise<PipelineResult> {
   const batchSize = opts.batchSize ?? 64;
-  const highWaterMark = opts.highWaterMark ?? 64;
   const out = newOutput(opts);
   const gauge = new BufferGauge();
+
+  // stage 1: chunk every document
+  const chunks: Chunk[] = [];
   let docIndex = 0;
-  let nextLabel = 0;
-  let batches = 0;
+  for (const doc of docs) {
+    const cut = chunkStage(doc, docIndex++, opts);
+    gauge.produce(cut.length);
+    chunks.push(...cut);
+  }
 
-  const chunker = new Transform({
-    objectMode: true,
-    writableHighWaterMark: 1, // documents waiting to be chunked
-    readableHighWaterMark: highWaterMark, // chunks waiting to be embedded
-    transform(doc: Doc, _enc, done) {
-      try {
-        const chunks = chunkStage(doc, docIndex++, opts);
-        gauge.produce(chunks.length);
-        for (const c of chunks) this.push(c);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-  });
+  // stage 2: embed every batch (labels in arrival order)
+  const batches: IndexedBatch[] = [];
+  for (let i = 0; i < chunks.length; i += batchSize) batches.push(embedStage(chunks.slice(i, i + batchSize), i, opts));
 
-  let pending: Chunk[] = [];
-  const embedBatch = (stream: Transform) => {
-    const batch = embedStage(pending, nextLabel, opts);
-    nextLabel += pending.length;
-    pending = [];
-    stream.push(batch);
-  };
-  const embedder = new Transform({
-    objectMode: true,
-    writableHighWaterMark: 1,
-    readableHighWaterMark: 1, // one embedded batch waiting for the indexer
-    transform(chunk: Chunk, _enc, done) {
-      // TODO(1): add `chunk` to `pending`; when it holds `batchSize` chunks, embedBatch(this). Then done() (or done(err)).
-      done(new Error('TODO(04-event-pipeline, step 1): batch the chunks and embed them in the embedder Transform'));
-    },
-    flush(done) {
-      // TODO(1): embed what is left in `pending` (the last, partial batch), then done().
-      done(new Error('TODO(04-event-pipeline, step 1): embed the last partial batch in flush'));
-    },
-  });
+  // stage 3: index every batch and hand it to the sink
+  for (const batch of batches) {
+    indexStage(batch, out, opts);
+    await opts.sink?.(batch);
+    gauge.consume(batch.chunks.length);
+  }
 
-  const indexer = new Writable({
-    objectMode: true,
-    highWaterMark: 1,
-    write(batch: IndexedBatch, _enc, done) {
-      // TODO(2): indexStage(batch, out, opts); await opts.sink?.(batch); gauge.consume(batch.chunks.length);
-      //          batches++; await yieldToEventLoop(); and only then done() — or done(err) if anything threw.
-      done(new Error('TODO(04-event-pipeline, step 2): index the batch and call done only after the sink finished'));
-    },
-  });
-
-  await pipeline(Readable.from(docs, { objectMode: true, highWaterMark: 1 }), chunker, embedder, indexer);
-  return { ...out, stats: { batches, maxBuffered: gauge.max } };
+  return { ...out, stats: { batches: batches.length, maxBuffered: gauge.max } };
 }

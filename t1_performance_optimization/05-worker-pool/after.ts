@@ -1,8 +1,9 @@
 /**
- * Chunk + embed on a pool of worker threads (piscina). The batch is cut into tasks of a few documents; the pool runs
- * them on `threads` threads in parallel, each with its own GloVe copy and the same fitted SIF state, and the results
- * are stitched back together in document order. The main thread only splits, waits and copies rows into place, so
- * it stays free for other work, and with 2 cores two tasks really run at once.
+ * Chunk + embed on a pool of worker threads (piscina). The batch is cut into tasks of a few documents; at most
+ * `parallelism` of them are handed to the pool at once (the pool's own queue has no bound, so nothing waits there),
+ * each thread embeds with the same shared GloVe matrix and the same fitted SIF state, and the results are stitched
+ * back together in document order. The main thread only splits, waits and copies rows into place, so it stays free
+ * for other work, and with 2 cores two tasks really run at once.
  *
  * Costs that do not go away: each thread builds its embedder once (the 136 MB GloVe matrix is shared with every
  * thread through a SharedArrayBuffer, see shared-glove.ts; each thread rebuilds the 341k-word Map), each task's

@@ -1,7 +1,7 @@
 /**
  * GloVe for the worker threads without loading it once per thread: the main thread copies the 341k × 100 matrix into
  * a SharedArrayBuffer once, and every worker wraps the same memory in a Float32Array (nothing copied). The words list
- * is cloned into each worker (a few MB) and each builds its own word → rank Map (~0.1-0.3 s).
+ * is cloned into each worker (a few MB) and each builds its own word → rank Map (part of the start-up the bench reports).
  */
 import { loadGlove, type GloveVectors } from '../../shared/embed/glove-cache.ts';
 import type { SifState } from '../../shared/embed/sif.ts';

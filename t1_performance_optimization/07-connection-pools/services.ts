@@ -1,7 +1,7 @@
 /**
  * The three backends the lesson's stores read chunks from, and what the benchmark and checkpoint need around them:
- * where they are, whether they answer, seeding Brown chunks into a namespace of their own, dropping it again, and
- * counting open connections SERVER-side (what the database sees, not what the client believes it holds).
+ * where they are, whether they answer, seeding Brown chunks into a namespace of their own and dropping it again.
+ * (Connections are counted by counting-proxy.ts, between a store and its server.)
  *
  *   Redis       REDIS_URL, default redis://127.0.0.1:6379        keys <prefix><chunk id> → JSON record
  *   PostgreSQL  DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test
@@ -47,7 +47,7 @@ export async function redisSkipReason(url = redisUrl()): Promise<string | undefi
   }
 }
 
-/** Writes every record under `<prefix><id>`; returns the admin connection (used for counting, then `dropRedis`). */
+/** Writes every record under `<prefix><id>`; returns the admin connection (for `dropRedis`). */
 export async function seedRedis(url: string, prefix: string, records: ChunkRecord[]): Promise<Redis> {
   const admin = new Redis(url, { maxRetriesPerRequest: 1 });
   const pipe = admin.pipeline();
@@ -64,12 +64,6 @@ export async function dropRedis(admin: Redis, prefix: string): Promise<void> {
     cursor = next;
   } while (cursor !== '0');
   await admin.quit();
-}
-
-/** Connections Redis holds open with CLIENT SETNAME `name` (ioredis option `connectionName`). */
-export async function redisConnections(admin: Redis, name: string): Promise<number> {
-  const list = (await admin.client('LIST')) as string;
-  return list.split('\n').filter((line) => line.includes(` name=${name} `)).length;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -117,10 +111,4 @@ export async function dropPg(admin: pg.Client, schema: string): Promise<void> {
   } finally {
     await admin.end();
   }
-}
-
-/** Backend connections Postgres has open with application_name `name`. */
-export async function pgConnections(admin: pg.Client, name: string): Promise<number> {
-  const r = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [name]);
-  return Number(r.rows[0].n);
 }

@@ -1,121 +1,79 @@
 /**
- * EXERCISE 08-load-balancing — a load-aware balancer and a hash ring. Check with: npm run checkpoint -- 08-load-balancing
+ * EXERCISE 08-load-balancing — a balancer that looks at the backends, and a key router that survives a resize.
  *
- * The bookkeeping is done for you: weighted sampling of live backends (`sample()`), in-flight counts, the live set,
- * and the sorted ring of virtual-node points (`points`, `owners`). Two decisions are missing (search for TODO):
+ * As shipped it is before.ts: round-robin for requests and `hash % N` for keys. Both are correct, even and
+ * stateless; measure them first, then replace both decisions.
  *
- * 1. `pick` (power-of-two-choices): draw a = sample(); if more than one backend is live, draw b ≠ a (re-draw a few
- *    times); keep whichever has fewer requests in flight per unit of weight (inflight[i] / weight[i]); on a tie keep
- *    a. Count the request in inflight[chosen] and return ids[chosen].
- * 2. `route` (consistent hashing): h = hash32(key); binary-search the first point ≥ h; past the end, wrap to
- *    point 0; return its owner.
+ * What must hold (checked by `npm run checkpoint -- 08-load-balancing`):
  *
- * The solution is in after.ts; try first.
+ *   createBalancer(backends, { seed }) → { pick(key?), done(id), setLive(id, up) }
+ *     - picks only live backends, and a backend that comes back up gets requests again;
+ *     - throws an Error mentioning "no live backend" when all are down, a RangeError for an unknown id;
+ *     - on an idle stream (each request done before the next), follows the weights: shares within 2 points of w / Σw;
+ *     - the same seed and the same calls give the same picks (any random draw comes from `seed`, not Math.random);
+ *     - rejects an empty list, duplicate ids and weights that are not positive integers (`checkBackends`);
+ *     - `done(id)` is called once for every request `pick` returned, when that request finishes.
+ *   createKeyRouter(backends, { vnodes = 160 }) → { route(key), add(id), remove(id), backends }
+ *     - every key goes to a member; after remove(id) it routes every key as a router built without `id` would;
+ *     - adding a member twice or removing a stranger throws a RangeError.
+ *
+ * The target, and what the checkpoint rejects, in the lesson's terms:
+ *
+ *   - In the simulation (simulate.ts: 8 replicas, one at half speed, 70% load, seeded), the p99 must stay under
+ *     100 ms. A balancer that ignores how busy each replica is gives the half-speed one more than it can serve and
+ *     its queue grows for as long as the run lasts: a p99 of seconds.
+ *   - When an 11th backend joins, at most 1/11 + 4 points of the keys may move, each to the newcomer; when one of 10
+ *     leaves, only its own keys move. Modulo placement moves about 9 keys in 10.
+ *   - The busiest of 10 backends may own at most 1.35× the mean number of keys.
+ *
+ * Measure yours beside the others (the headline is the simulated p99): npm run t1 -- --only 08-load-balancing --impl exercise --quick
+ * Stuck? npm run hint -- 08-load-balancing
  */
-import { mulberry32 } from '../../shared/util/random.ts';
 import { hash32 } from './hash.ts';
 import { checkBackends, type Balancer, type BalancerOptions, type BackendSpec, type KeyRouter, type KeyRouterOptions } from './types.ts';
 
 export type { Balancer, BalancerOptions, BackendSpec, KeyRouter, KeyRouterOptions } from './types.ts';
 
-/** Power-of-two-choices over in-flight requests per unit of weight; seeded, so the same calls give the same picks. */
-export function createBalancer(backends: BackendSpec[], opts: BalancerOptions = {}): Balancer {
+export function createBalancer(backends: BackendSpec[], _opts: BalancerOptions = {}): Balancer {
   checkBackends(backends);
-  const rand = mulberry32(opts.seed ?? 1);
-  const ids = backends.map((b) => b.id);
-  const index = new Map(ids.map((id, i) => [id, i]));
-  const weight = Float64Array.from(backends, (b) => b.weight ?? 1);
-  const inflight = new Float64Array(ids.length);
-  const live = new Uint8Array(ids.length).fill(1);
-  // cumulative weights of the live backends, for weighted sampling by binary search; rebuilt on setLive
-  let liveIdx: number[] = [];
-  let cum = new Float64Array(0);
-  const uniform = weight.every((w) => w === weight[0]); // equal weights: sample with one multiply, no search
-  const rebuild = () => {
-    liveIdx = ids.map((_, i) => i).filter((i) => live[i] === 1);
-    cum = new Float64Array(liveIdx.length);
-    let s = 0;
-    liveIdx.forEach((i, j) => (cum[j] = s += weight[i]));
-  };
-  rebuild();
-  const sample = (): number => {
-    if (uniform) return liveIdx[Math.floor(rand() * liveIdx.length)];
-    const r = rand() * cum[cum.length - 1];
-    let lo = 0;
-    let hi = cum.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cum[mid] > r) hi = mid;
-      else lo = mid + 1;
-    }
-    return liveIdx[lo];
-  };
-  const idOf = (id: string): number => {
-    const i = index.get(id);
-    if (i === undefined) throw new RangeError(`unknown backend "${id}"`);
-    return i;
-  };
-
+  const rotation = backends.flatMap((b) => Array<string>(b.weight ?? 1).fill(b.id));
+  const live = new Map(backends.map((b) => [b.id, true]));
+  let next = 0;
   return {
     pick() {
-      if (liveIdx.length === 0) throw new Error('no live backend');
-      // TODO(1): power-of-two-choices over inflight[i] / weight[i] (see the header), then inflight[chosen]++.
-      void sample;
-      throw new Error('TODO(08-load-balancing, step 1): implement power-of-two-choices in pick (exercise.ts)');
+      for (let tries = 0; tries < rotation.length; tries++) {
+        const id = rotation[next];
+        next = (next + 1) % rotation.length;
+        if (live.get(id)) return id;
+      }
+      throw new Error('no live backend');
     },
-    done(id) {
-      const i = idOf(id);
-      if (inflight[i] > 0) inflight[i]--;
-    },
+    done() {},
     setLive(id, up) {
-      live[idOf(id)] = up ? 1 : 0;
-      rebuild();
+      if (!live.has(id)) throw new RangeError(`unknown backend "${id}"`);
+      live.set(id, up);
     },
   };
 }
 
-/** Consistent hashing on a ring with `vnodes` points per backend. */
-export function createKeyRouter(backends: string[], opts: KeyRouterOptions = {}): KeyRouter {
-  const vnodes = opts.vnodes ?? 160;
-  if (!Number.isInteger(vnodes) || vnodes < 1) throw new RangeError(`vnodes must be a positive integer, got ${vnodes}`);
-  const members: string[] = [];
-  let points = new Uint32Array(0); // sorted ring positions
-  let owners: string[] = []; // owners[i] owns points[i]
-
-  const build = () => {
-    const all: Array<[number, string]> = [];
-    for (const id of members) for (let v = 0; v < vnodes; v++) all.push([hash32(`${id}#${v}`), id]);
-    // equal positions (rare): order by id, so the ring does not depend on the order backends joined in
-    all.sort((x, y) => x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0));
-    points = Uint32Array.from(all, (p) => p[0]);
-    owners = all.map((p) => p[1]);
-  };
-  const add = (id: string) => {
-    if (members.includes(id)) throw new RangeError(`backend "${id}" is already a member`);
-    members.push(id);
-  };
-  for (const id of backends) add(id);
-  build();
-
+export function createKeyRouter(backends: string[], _opts: KeyRouterOptions = {}): KeyRouter {
+  const list = [...backends];
   return {
     route(key) {
-      if (points.length === 0) throw new Error('no backends');
-      // TODO(2): binary-search the first point >= hash32(key) in `points` (wrap to 0 past the end); return its owner.
-      void [hash32, key, owners];
-      throw new Error('TODO(08-load-balancing, step 2): find the owner of the key on the ring in route (exercise.ts)');
+      if (list.length === 0) throw new Error('no backends');
+      return list[hash32(key) % list.length];
     },
     add(id) {
-      add(id);
-      build();
+      if (list.includes(id)) throw new RangeError(`backend "${id}" is already a member`);
+      list.push(id);
     },
     remove(id) {
-      const i = members.indexOf(id);
+      const i = list.indexOf(id);
       if (i < 0) throw new RangeError(`unknown backend "${id}"`);
-      members.splice(i, 1);
-      build();
+      list.splice(i, 1);
     },
     get backends() {
-      return members;
+      return list;
     },
   };
 }

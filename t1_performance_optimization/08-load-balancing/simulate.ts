@@ -121,12 +121,14 @@ export function simulate(balancer: Balancer, sc: Scenario): SimResult {
   const arrivalAt = new Float64Array(requests);
   const serviceZ = new Float64Array(requests); // the request's own draw, scaled by whichever backend serves it
   const keys: string[] = new Array(requests);
+  const keyNames: string[] = new Array(sc.keys); // built on first use: one string per distinct key, not per request
   let t = 0;
   for (let r = 0; r < requests; r++) {
     t += -Math.log(1 - arrivals()) / lambda;
     arrivalAt[r] = t;
     serviceZ[r] = Math.exp(SIGMA * service() - (SIGMA * SIGMA) / 2);
-    keys[r] = `key-${Math.floor(keyRand() * sc.keys)}`;
+    const k = Math.floor(keyRand() * sc.keys);
+    keys[r] = keyNames[k] ??= `key-${k}`;
   }
 
   const busy = new Int32Array(backends.length);

@@ -86,11 +86,11 @@ export default defineLesson<Size, Input>({
     return {
       metrics: [
         { name: 'build time (normalise + copy into Float32Array)', value: buildMs, unit: 'ms', variant: 'after' },
-        { name: 'matrix size', value: m.rows.byteLength / 1024 ** 2, unit: 'MB', variant: 'after', note: 'n × dim × 4 bytes' },
+        { name: 'matrix size', value: m.rows.byteLength, unit: 'bytes', variant: 'after', note: 'n × dim × 4 bytes' },
         {
           name: 'payload as number[][]',
-          value: (input.size.n * input.size.dim * 8) / 1024 ** 2,
-          unit: 'MB',
+          value: input.size.n * input.size.dim * 8,
+          unit: 'bytes',
           variant: 'before',
           note: 'n × dim × 8 bytes, plus one array object per row',
         },

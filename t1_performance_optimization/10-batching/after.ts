@@ -8,7 +8,7 @@
  *
  * Errors: if `fn` throws, rejects, or returns the wrong number of outputs, EVERY caller of that batch is rejected with
  * that error (one failed call cannot say which item caused it). Other batches are not affected and the batcher keeps
- * serving. So validate per item before `submit` (the service in service.ts checks query dimensions up front): a bad
+ * serving. So validate per item before `submit` (service.ts rejects a non-string query up front): a bad
  * item caught there fails only its own caller.
  *
  * `searchBatch` is where batching pays: it scores a block of 4 queries in one pass over the rows (each row is read

@@ -54,7 +54,7 @@ export function createSearcher(texts: string[] = []): TfIdfSearcher {
     add,
     search(query: string, k: number): Hit[] {
       if (!Number.isInteger(k) || k <= 0) throw new RagError('INVALID_INPUT', `search: k must be a positive integer, got ${k}`);
-    if (typeof query !== 'string') throw new RagError('INVALID_INPUT', `search: query must be a string, got ${typeof query}`);
+      if (typeof query !== 'string') throw new RagError('INVALID_INPUT', `search: query must be a string, got ${typeof query}`);
       misses++;
       const n = docs.length;
       // document frequencies, from scratch

@@ -1,17 +1,30 @@
 /**
- * EXERCISE 11-precomputation — move the TF-IDF work out of the query path, and keep it correct when the index
- * changes. Check with: npm run checkpoint -- 11-precomputation
+ * EXERCISE 11-precomputation — move work out of the query path, and decide what goes stale when the index changes.
  *
- * The inverted index, the scoring loop and the popular-query cache are written. Two parts are missing (search for
- * TODO):
+ * As shipped it is correct and computes everything per query: every search recounts the document frequency of every
+ * term by scanning every document, derives each IDF, recomputes the weight and the norm of every document it
+ * scores, and `precompute` keeps nothing, so the most popular queries of the log are scored from scratch each time.
  *
- * 1. `rebuild`: precompute, for the current N documents, the IDF table (idf(t) = ln(1 + N / df(t)), df = postings
- *    length), every posting's weight (1 + ln tf) · idf, and every document's norm ‖d‖ (sum the squared weights over
- *    the document's terms in `docTerms` order, then sqrt). Same operations, same order as before.ts: the checkpoint
- *    wants bit-identical scores.
- * 2. `add`: a new document changes N, hence every IDF, weight, norm and cached ranking. Invalidate what is stale.
+ * What must hold (checked by `npm run checkpoint -- 11-precomputation`):
+ *   - every answer equals a fresh computation over the documents indexed at that moment: the same labels in the
+ *     same order, scores equal to within 1e-9, including right after `add`, including answers to queries that were
+ *     precomputed (for any k: below, at and above the k they were kept for);
+ *   - weights (1 + ln tf) · idf(t) with idf(t) = ln(1 + N / df(t)), score = cosine; ties: lower label first;
+ *     documents that share no term with the query are left out;
+ *   - `precompute(queries, k)` keeps those queries' answers, and a later search for one of them is served without
+ *     scoring (counted in `stats().hits`; everything else counts as a miss); an index change must not leave a
+ *     popular query without a precomputed answer for good;
+ *   - a search does no work per document that depends only on the documents: no logarithm and no square root per
+ *     document on a query (the checkpoint counts Math.log and Math.sqrt calls);
+ *   - results are copies (a caller editing them changes nothing), RagError INVALID_INPUT for a bad k or query.
  *
- * The solution is in after.ts; try first.
+ * The checkpoint rejects, in these terms: logarithms or square roots taken per document on a query; precomputed
+ * queries that are still scored; a precomputed answer served after a document was added that changes it; scores
+ * computed with an IDF from before the last add.
+ *
+ * Measure yours beside before and after (mean time per query on a Zipf-distributed query log):
+ *   npm run t1 -- --only 11-precomputation --impl exercise --quick
+ * Stuck? npm run hint -- 11-precomputation
  */
 import { defaultAnalyzer } from '../../shared/text/analyzer.ts';
 import { RagError } from '../../shared/errors.ts';
@@ -41,153 +54,63 @@ export interface TfIdfSearcher {
   stats(): CacheStats;
 }
 
-interface Postings {
-  labels: number[];
-  tfs: number[];
-  /** (1 + ln tf) · idf per posting; valid while the index is not stale. */
-  weights: Float64Array;
-}
-
-class PrecomputedTfIdf implements TfIdfSearcher {
-  private readonly termIds = new Map<string, number>();
-  private readonly postings: Postings[] = [];
-  /** Per document: its distinct term ids and counts, in first-seen order (the order its norm is summed in). */
-  private readonly docTerms: Int32Array[] = [];
-  private readonly docTfs: Int32Array[] = [];
-
-  private stale = true;
-  private idf = new Float64Array(0);
-  private norms = new Float64Array(0);
-  private acc = new Float64Array(0);
-
-  /** Precomputed results by query key; emptied whenever the index changes. */
-  private readonly cache = new Map<string, Hit[]>();
-  /** Popular query keys and the k to keep for them; survives index changes, so entries can be rebuilt. */
-  private readonly popular = new Map<string, number>();
-  private hits = 0;
-  private misses = 0;
-
-  get size(): number {
-    return this.docTerms.length;
-  }
-
-  add(text: string): number {
-    if (typeof text !== 'string') throw new RagError('INVALID_INPUT', `add: text must be a string, got ${typeof text}`);
-    const label = this.docTerms.length;
-    const counts = new Map<number, number>();
-    for (const t of defaultAnalyzer.analyze(text)) {
-      let id = this.termIds.get(t);
-      if (id === undefined) {
-        id = this.postings.length;
-        this.termIds.set(t, id);
-        this.postings.push({ labels: [], tfs: [], weights: new Float64Array(0) });
-      }
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    const terms = Int32Array.from(counts.keys());
-    const tfs = Int32Array.from(counts.values());
-    for (let i = 0; i < terms.length; i++) {
-      const p = this.postings[terms[i]];
-      p.labels.push(label);
-      p.tfs.push(tfs[i]);
-    }
-    this.docTerms.push(terms);
-    this.docTfs.push(tfs);
-    // TODO(2): N changed. Which precomputed things are now wrong? Mark them so they are recomputed, or drop them.
-    return label;
-  }
-
-  /** IDF table, posting weights and document norms for the current documents. */
-  private rebuild(): void {
-    // TODO(1): fill this.idf (one per term), each postings' weights (one per posting), this.norms (one per document),
-    //          size this.acc to N (zeros), then set this.stale = false.
-    throw new Error('TODO(11-precomputation, step 1): precompute the IDF table, posting weights and document norms');
-  }
-
-  search(query: string, k: number): Hit[] {
-    if (!Number.isInteger(k) || k <= 0) throw new RagError('INVALID_INPUT', `search: k must be a positive integer, got ${k}`);
-    if (typeof query !== 'string') throw new RagError('INVALID_INPUT', `search: query must be a string, got ${typeof query}`);
-    const tokens = defaultAnalyzer.analyze(query);
-    const key = tokens.join(' ');
-    const keep = this.popular.get(key);
-    if (keep !== undefined && k <= keep) {
-      const cached = this.cache.get(key);
-      if (cached !== undefined) {
-        this.hits++;
-        return cached.slice(0, k).map((h) => ({ ...h })); // copies: a caller must not be able to edit the cache
-      }
-    }
-    this.misses++;
-    if (keep === undefined) return this.compute(tokens, k);
-    // A popular query whose entry was dropped by an index change: recompute it, and keep it again.
-    const hits = this.compute(tokens, Math.max(k, keep));
-    this.cache.set(key, hits);
-    return hits.slice(0, k).map((h) => ({ ...h }));
-  }
-
-  precompute(queries: string[], k = 10): void {
-    if (!Number.isInteger(k) || k <= 0) throw new RagError('INVALID_INPUT', `precompute: k must be a positive integer, got ${k}`);
-    for (const q of queries) {
-      const tokens = defaultAnalyzer.analyze(q);
-      const key = tokens.join(' ');
-      const kk = Math.max(k, this.popular.get(key) ?? 0);
-      this.popular.set(key, kk);
-      this.cache.set(key, this.compute(tokens, kk));
-    }
-  }
-
-  stats(): CacheStats {
-    return { hits: this.hits, misses: this.misses, entries: this.cache.size };
-  }
-
-  /** Score with the precomputed tables: only the postings of the query's terms are touched. */
-  private compute(tokens: string[], k: number): Hit[] {
-    if (this.stale) this.rebuild();
-    const n = this.docTerms.length;
-    const qTerms: number[] = [];
-    const qtf: number[] = [];
-    for (const t of tokens) {
-      const id = this.termIds.get(t);
-      if (id === undefined) continue;
-      const at = qTerms.indexOf(id);
-      if (at >= 0) qtf[at]++;
-      else {
-        qTerms.push(id);
-        qtf.push(1);
-      }
-    }
-    if (qTerms.length === 0) return [];
-    const qw = qTerms.map((t, i) => (1 + Math.log(qtf[i])) * this.idf[t]);
-    let qss = 0;
-    for (const w of qw) qss += w * w;
-    const qn = Math.sqrt(qss);
-
-    const acc = this.acc;
-    const touched: number[] = [];
-    for (let i = 0; i < qTerms.length; i++) {
-      const p = this.postings[qTerms[i]];
-      const w = qw[i];
-      const { labels, weights } = p;
-      for (let j = 0; j < labels.length; j++) {
-        const d = labels[j];
-        if (acc[d] === 0) touched.push(d);
-        acc[d] += w * weights[j];
-      }
-    }
-    // Push in label order, as the full scan of before.ts does, so ties at the cut resolve the same way.
-    const order = Int32Array.from(touched).sort();
-    const top = new TopK(Math.min(k, n));
-    for (let i = 0; i < order.length; i++) {
-      const d = order[i];
-      top.push(d, acc[d] / (qn * this.norms[d]));
-      acc[d] = 0;
-    }
-    return top.drain();
-  }
-}
-
 export function createSearcher(texts: string[] = []): TfIdfSearcher {
-  const s = new PrecomputedTfIdf();
-  for (const t of texts) s.add(t);
-  return s;
+  const docs: Map<string, number>[] = [];
+  let misses = 0;
+
+  const add = (text: string): number => {
+    if (typeof text !== 'string') throw new RagError('INVALID_INPUT', `add: text must be a string, got ${typeof text}`);
+    const tf = new Map<string, number>();
+    for (const t of defaultAnalyzer.analyze(text)) tf.set(t, (tf.get(t) ?? 0) + 1);
+    docs.push(tf);
+    return docs.length - 1;
+  };
+  for (const t of texts) add(t);
+
+  return {
+    get size() {
+      return docs.length;
+    },
+    add,
+    search(query: string, k: number): Hit[] {
+      if (!Number.isInteger(k) || k <= 0) throw new RagError('INVALID_INPUT', `search: k must be a positive integer, got ${k}`);
+      if (typeof query !== 'string') throw new RagError('INVALID_INPUT', `search: query must be a string, got ${typeof query}`);
+      misses++;
+      const n = docs.length;
+      // document frequencies, from scratch
+      const df = new Map<string, number>();
+      for (const d of docs) for (const t of d.keys()) df.set(t, (df.get(t) ?? 0) + 1);
+      const idf = (t: string) => Math.log(1 + n / df.get(t)!);
+      // the query vector
+      const qtf = new Map<string, number>();
+      for (const t of defaultAnalyzer.analyze(query)) if (df.has(t)) qtf.set(t, (qtf.get(t) ?? 0) + 1);
+      if (qtf.size === 0) return [];
+      const qTerms = [...qtf.keys()];
+      const qw = qTerms.map((t) => (1 + Math.log(qtf.get(t)!)) * idf(t));
+      let qss = 0;
+      for (const w of qw) qss += w * w;
+      const qn = Math.sqrt(qss);
+      // score every document, recomputing its norm
+      const top = new TopK(Math.min(k, n));
+      docs.forEach((d, label) => {
+        let dot = 0;
+        for (let i = 0; i < qTerms.length; i++) {
+          const tf = d.get(qTerms[i]);
+          if (tf !== undefined) dot += qw[i] * ((1 + Math.log(tf)) * idf(qTerms[i]));
+        }
+        if (dot === 0) return;
+        let dss = 0;
+        for (const [t, tf] of d) {
+          const w = (1 + Math.log(tf)) * idf(t);
+          dss += w * w;
+        }
+        top.push(label, dot / (qn * Math.sqrt(dss)));
+      });
+      return top.drain();
+    },
+    precompute() {},
+    stats() {
+      return { hits: 0, misses, entries: 0 };
+    },
+  };
 }
