@@ -6,23 +6,26 @@
  *     const { hits, answer, timings } = await engine.query('jury investigation of the election', { k: 5 });
  *     await engine.save('indexes/brown');                // later: await loadEngine('indexes/brown')
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { extractiveAnswerFromTable, type Answer, type ExtractiveOptions } from './answer/extractive.ts';
 import { SentenceTable } from './answer/sentence-table.ts';
 import { completeChat, llmConfigFromEnv, type LlmConfig } from './answer/llm.ts';
-import { chunkDocument, indexText, validateDoc } from './corpus/chunk.ts';
+import { chunkDocumentSteps, indexText, validateDoc } from './corpus/chunk.ts';
 import { createDefaultEmbedder, isZeroVector } from './embed/sif.ts';
 import { RagError } from './errors.ts';
 import { Bm25Index } from './index/bm25.ts';
 import { FlatIndex } from './index/flat.ts';
 import { HnswIndex } from './index/hnsw.ts';
 import { compileFilter, validateFilter, type MetadataFilter } from './retrieve/filter.ts';
+import { MetadataIndex } from './retrieve/metadata-index.ts';
 import { fuse, type FusionOptions } from './retrieve/fusion.ts';
 import { createAnalyzer, type Analyzer } from './text/analyzer.ts';
 import type { Chunk, Doc, Embedder, LabelFilter, Metadata, ScoredLabel, VectorIndex } from './types.ts';
+import { TimeSlicer } from './util/slices.ts';
+import { fileChecksum, fsyncDir, fsyncFile } from './util/durable-fs.ts';
 
 export type RetrievalMode = 'bm25' | 'dense' | 'hybrid';
 export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['bm25', 'dense', 'hybrid'];
@@ -67,6 +70,23 @@ export interface EngineConfig {
   cacheDir?: string;
   /** Progress lines for long work (ingest of many chunks, cache builds). Default: silent. */
   log?: (msg: string) => void;
+  /**
+   * Ingest works in slices of about this many ms and lets the event loop run between them (queries keep being
+   * answered during a long ingest; see `ingest`). Default 4; 0 pauses at every step. Not saved with the index.
+   */
+  ingestSliceMs?: number;
+  /**
+   * While queries keep arriving, an ingest takes at most this share of the thread's time (its slices are followed by
+   * proportionally longer pauses), so a stream of large ingests costs queries at most about 1 / (1 − share) in latency;
+   * with no query running it goes at full speed. Default 0.2; 1 = no limit. Not saved with the index.
+   */
+  ingestShare?: number;
+  /**
+   * A metadata filter matching at most this many chunks ranks them by exact dense similarity instead of a filtered
+   * HNSW walk (which visits most of the graph to find few matches). Default: √(beam × chunks), at least 256 — where
+   * the two cost about the same (shared/serve/README.md, "Bounded cost"). Not saved with the index.
+   */
+  exactFilterLimit?: number;
 }
 
 /**
@@ -131,6 +151,8 @@ export interface IngestResult {
 export interface EngineStats {
   documents: number;
   chunks: number;
+  /** Ingest batches accepted and not finished (the one running and the ones waiting behind it). */
+  ingestsInFlight: number;
   vectorIndex: string;
   embedder: string;
   dim: number;
@@ -143,7 +165,8 @@ interface EngineState {
 
 const FORMAT = 'rag-engine';
 const FORMAT_VERSION = 1;
-const EMBED_BATCH = 512;
+/** Chunks analysed and embedded per step of an ingest (the time slices pause between and inside steps). */
+const INGEST_STEP = 8;
 
 export class Engine {
   readonly analyzer: Analyzer;
@@ -157,6 +180,20 @@ export class Engine {
   private readonly llm: LlmConfig | undefined;
   private readonly log: (msg: string) => void;
   private state: EngineState = { nextLabel: 0, fitted: false };
+  /** Ingests run one at a time, in call order (`exclusive`): the tail of that queue. */
+  private writeTail: Promise<unknown> = Promise.resolve();
+  private ingestsQueued = 0;
+  private compacting = false;
+  /** Postings per metadata value, built on the first filtered query and kept up to date from then on. */
+  private meta: MetadataIndex | undefined;
+  private readonly sliceMs: number;
+  private readonly ingestShare: number;
+  private readonly exactFilterLimit: number | undefined;
+  /** Queries started so far, and as last seen by an ingest (an ingest yields more time while the count moves). */
+  private queriesStarted = 0;
+  private queriesSeen = 0;
+  /** Labels a metadata filter looked at, over all queries (tests count them: a filter matching nothing looks at 0). */
+  filterLabelsExamined = 0;
 
   constructor(
     readonly config: EngineConfig,
@@ -166,12 +203,21 @@ export class Engine {
     sentences?: SentenceTable,
   ) {
     this.analyzer = createAnalyzer();
+    // dead postings are dropped in slices by the engine (compactWhenDue), not in one stall inside a remove
+    bm25.autoCompact = false;
     this.sentences = sentences ?? new SentenceTable();
     this.fusion = { ...DEFAULT_FUSION, ...config.fusion } as Required<FusionOptions>;
     this.candidates = config.candidates ?? 20;
     this.hybridEf = config.hybridEf ?? 24;
     this.llm = config.llm === null ? undefined : (config.llm ?? llmConfigFromEnv());
     this.log = config.log ?? (() => {});
+    this.sliceMs = config.ingestSliceMs ?? 4;
+    this.ingestShare = config.ingestShare ?? 0.2;
+    this.exactFilterLimit = config.exactFilterLimit;
+    if (!(this.sliceMs >= 0)) throw new RagError('INVALID_INPUT', `ingestSliceMs must be >= 0, got ${config.ingestSliceMs}`);
+    if (!(this.ingestShare > 0 && this.ingestShare <= 1)) {
+      throw new RagError('INVALID_INPUT', `ingestShare must be in (0, 1], got ${config.ingestShare}`);
+    }
   }
 
   /** Number of live documents and chunks, and what indexes them. */
@@ -179,6 +225,7 @@ export class Engine {
     return {
       documents: this.labelsByDoc.size,
       chunks: this.bm25.size,
+      ingestsInFlight: this.ingestsQueued,
       vectorIndex: this.vectors.kind,
       embedder: this.embedder.name,
       dim: this.embedder.dim,
@@ -197,9 +244,15 @@ export class Engine {
   /**
    * Adds documents; a document whose id is already indexed replaces the earlier version. The whole batch is
    * validated before anything changes, so a malformed document leaves the engine as it was.
+   *
+   * Bounded cost for everyone else: ingests run one at a time in call order (one in flight per engine, later ones
+   * wait), and each works in slices of `ingestSliceMs`, letting queries run in between. The batch is prepared off to
+   * the side (chunked, analysed, embedded; its postings and vectors written under new labels that no search returns
+   * yet) and committed in one synchronous step that makes the new chunks searchable and removes the versions they
+   * replace, so a query sees the whole batch or none of it. A failure before the commit (an embedder error) leaves the
+   * engine as it was.
    */
   async ingest(docs: readonly unknown[], onProgress?: (done: number, total: number) => void): Promise<IngestResult> {
-    const t0 = performance.now();
     if (!Array.isArray(docs)) throw new RagError('INVALID_INPUT', 'ingest expects an array of documents');
     const byId = new Map<string, Doc>();
     docs.forEach((raw, i) => {
@@ -209,10 +262,56 @@ export class Engine {
       }
       byId.set(doc.id, doc); // last version in a batch wins
     });
+    this.ingestsQueued++;
+    try {
+      return await this.exclusive(() => this.ingestBatch(byId, onProgress));
+    } finally {
+      this.ingestsQueued--;
+    }
+  }
+
+  /**
+   * Runs `fn` once every ingest called before has finished; ingests called meanwhile wait until it is done. For work
+   * that must not overlap a write (a snapshot of the indexes).
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.writeTail.then(fn, fn);
+    this.writeTail = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * Drops the BM25 index's dead postings (left by removals and replacements) once they pass its compaction ratio, in
+   * slices like an ingest's and in the same queue, instead of in one stall inside the remove that crossed the ratio.
+   */
+  private compactWhenDue(): void {
+    if (this.compacting || !this.bm25.compactionDue) return;
+    this.compacting = true;
+    this.exclusive(async () => {
+      try {
+        const slices = new TimeSlicer(this.sliceMs, { share: this.ingestShare, busy: () => this.queriedSinceLastLook() });
+        await slices.drive(this.bm25.compactSteps());
+      } finally {
+        this.compacting = false;
+      }
+    }).catch((err) => this.log(`BM25 compaction failed: ${(err as Error).message}`));
+  }
+
+  /** Until queued writes and compactions are done (tests, tools). */
+  async idle(): Promise<void> {
+    while (this.ingestsQueued > 0 || this.compacting) await this.exclusive(async () => {});
+  }
+
+  private async ingestBatch(byId: Map<string, Doc>, onProgress?: (done: number, total: number) => void): Promise<IngestResult> {
+    const t0 = performance.now();
+    const slices = new TimeSlicer(this.sliceMs, { share: this.ingestShare, busy: () => this.queriedSinceLastLook() });
     const stages = { chunk: 0, fit: 0, embed: 0, bm25: 0, vectors: 0 };
     let t = performance.now();
     const chunks: Chunk[] = [];
-    for (const doc of byId.values()) chunks.push(...chunkDocument(doc, this.config.chunk));
+    for (const doc of byId.values()) {
+      for (const c of await slices.drive(chunkDocumentSteps(doc, this.config.chunk))) chunks.push(c);
+      await slices.check();
+    }
     const texts = chunks.map(indexText);
     stages.chunk = performance.now() - t;
 
@@ -223,36 +322,96 @@ export class Engine {
       this.state.fitted = true;
       stages.fit = performance.now() - t;
     }
-    t = performance.now();
-    // embed everything before touching the indexes: an embedder failure leaves the engine unchanged
-    const vectors: Float32Array[] = [];
-    for (let i = 0; i < texts.length; i += EMBED_BATCH) {
-      vectors.push(...(await this.embedder.embed(texts.slice(i, i + EMBED_BATCH))));
-      onProgress?.(Math.min(i + EMBED_BATCH, texts.length), texts.length);
-    }
-    stages.embed = performance.now() - t;
-    t = performance.now();
 
+    // prepare off to the side: new labels, invisible to searches until the commit below
+    const labels = chunks.map(() => this.state.nextLabel++);
+    const vectors: Float32Array[] = [];
+    const stageVectors = this.vectors.stage !== undefined && this.vectors.reveal !== undefined;
+    let prepared = 0; // chunks whose postings and sentences are written
+    let placed = 0; // chunks whose vectors are staged
+    try {
+      for (let i = 0; i < chunks.length; i += INGEST_STEP) {
+        const end = Math.min(i + INGEST_STEP, chunks.length);
+        t = performance.now();
+        for (let j = i; j < end; j++) {
+          this.bm25.stage(labels[j], this.analyzer.analyze(texts[j]));
+          this.sentences.add(labels[j], chunks[j].text, this.analyzer);
+          prepared = j + 1;
+          if (slices.due()) {
+            stages.bm25 += performance.now() - t;
+            await slices.pause();
+            t = performance.now();
+          }
+        }
+        stages.bm25 += performance.now() - t;
+        t = performance.now();
+        const batch = await this.embedder.embed(texts.slice(i, end));
+        stages.embed += performance.now() - t;
+        await slices.check();
+        t = performance.now();
+        for (let j = i; j < end; j++) {
+          if (!stageVectors) {
+            vectors.push(batch[j - i]);
+            continue;
+          }
+          await this.vectorsIdle();
+          this.vectors.stage!([labels[j]], [batch[j - i]]);
+          placed = j + 1;
+          if (slices.due()) {
+            stages.vectors += performance.now() - t;
+            await slices.pause();
+            t = performance.now();
+          }
+        }
+        stages.vectors += performance.now() - t;
+        onProgress?.(end, chunks.length);
+      }
+      await this.vectorsIdle();
+    } catch (err) {
+      for (let j = 0; j < prepared; j++) {
+        this.bm25.discard(labels[j]);
+        this.sentences.remove(labels[j]);
+      }
+      if (placed > 0) this.vectors.discard?.(labels.slice(0, placed));
+      throw err;
+    }
+
+    // commit: one synchronous step, so no query sees part of the batch
+    t = performance.now();
     let replaced = 0;
     for (const id of byId.keys()) if (this.removeDocument(id)) replaced++;
-    const labels: number[] = [];
-    chunks.forEach((chunk, i) => {
-      const label = this.state.nextLabel++;
-      labels.push(label);
+    for (let j = 0; j < chunks.length; j++) {
+      const label = labels[j];
+      const chunk = chunks[j];
       this.chunks[label] = chunk;
       let list = this.labelsByDoc.get(chunk.docId);
       if (!list) this.labelsByDoc.set(chunk.docId, (list = []));
       list.push(label);
-      this.bm25.add(label, this.analyzer.analyze(texts[i]));
-      this.sentences.add(label, chunk.text, this.analyzer);
-    });
+      this.bm25.reveal(label);
+      this.meta?.add(label, chunk);
+    }
     // documents without any text produce no chunk but are still known (so remove() finds them)
     for (const id of byId.keys()) if (!this.labelsByDoc.has(id)) this.labelsByDoc.set(id, []);
-    stages.bm25 = performance.now() - t;
-    t = performance.now();
-    if (labels.length > 0) this.vectors.add(labels, vectors);
-    stages.vectors = performance.now() - t;
+    if (labels.length > 0) {
+      if (stageVectors) this.vectors.reveal!(labels);
+      else this.vectors.add(labels, vectors);
+    }
+    stages.vectors += performance.now() - t;
+    this.compactWhenDue();
     return { documents: byId.size, chunks: chunks.length, replaced, ms: performance.now() - t0, stages };
+  }
+
+  /** True when a query started since the last call (an ingest then leaves the thread to queries for longer). */
+  private queriedSinceLastLook(): boolean {
+    const moved = this.queriesStarted !== this.queriesSeen;
+    this.queriesSeen = this.queriesStarted;
+    return moved;
+  }
+
+  /** Until the vector index has no save in progress (its file is written from another thread: no insert meanwhile). */
+  private async vectorsIdle(): Promise<void> {
+    const v = this.vectors as VectorIndex & { saving?: Promise<unknown> };
+    while (v.saving !== undefined) await v.saving.catch(() => {});
   }
 
   /** Removes documents by id; returns how many were present. */
@@ -262,6 +421,7 @@ export class Engine {
     }
     let removed = 0;
     for (const id of ids) if (this.removeDocument(id)) removed++;
+    this.compactWhenDue();
     return { removed };
   }
 
@@ -271,7 +431,9 @@ export class Engine {
     for (const label of labels) {
       this.bm25.remove(label);
       this.sentences.remove(label);
+      const chunk = this.chunks[label];
       this.chunks[label] = undefined;
+      if (chunk) this.meta?.remove(chunk);
     }
     if (labels.length > 0) this.vectors.remove(labels);
     this.labelsByDoc.delete(id);
@@ -281,28 +443,40 @@ export class Engine {
   /** Retrieves the top-k chunks for a query and (unless `answer: false`) builds a cited answer from them. */
   async query(text: string, opts: QueryOptions = {}): Promise<QueryResult> {
     const t0 = performance.now();
+    this.queriesStarted++;
     const { k, mode, filter, wantAnswer } = validateQuery(text, opts);
     const timings: Timings = { total: 0 };
-    const labelFilter = filter ? this.labelFilter(filter) : undefined;
+    // The query vector first (the one await before the answer): from there to the hits everything is synchronous, so
+    // a query sees the indexes between two writes, never in the middle of a commit (see `ingest`). A filter that
+    // cannot match (a key with no posting) needs no vector.
+    let vector: Float32Array | undefined;
+    if (mode !== 'bm25') {
+      const t = performance.now();
+      if (!(filter && this.filterIndex().cannotMatch(filter))) [vector] = await this.embedder.embed([text]);
+      timings.embed = performance.now() - t;
+    }
+    // a filter is answered from the metadata postings first: the chunks it allows, or none (then no index is searched)
+    const allowed = filter ? this.filterLabels(filter) : undefined;
+    const nothing = allowed !== undefined && allowed.labels.length === 0;
     const depth = Math.max(k, mode === 'hybrid' ? this.candidates : k);
     let bm25Hits: ScoredLabel[] = [];
     let denseHits: ScoredLabel[] = [];
 
     if (mode !== 'dense') {
       let t = performance.now();
-      const terms = this.analyzer.analyze(text);
+      const terms = nothing ? [] : this.analyzer.analyze(text);
       timings.analyze = performance.now() - t;
       t = performance.now();
-      bm25Hits = terms.length > 0 ? this.bm25.search(terms, depth, labelFilter) : [];
+      bm25Hits = terms.length > 0 ? this.bm25.search(terms, depth, allowed?.test) : [];
       timings.bm25 = performance.now() - t;
     }
     if (mode !== 'bm25') {
-      let t = performance.now();
-      const [vector] = await this.embedder.embed([text]);
-      timings.embed = performance.now() - t;
-      t = performance.now();
+      const t = performance.now();
       const ef = mode === 'hybrid' ? Math.max(this.hybridEf, depth) : undefined;
-      denseHits = isZeroVector(vector) ? [] : this.vectors.search(vector, depth, labelFilter, ef);
+      if (nothing || vector === undefined || isZeroVector(vector)) denseHits = [];
+      else if (allowed !== undefined && allowed.labels.length <= this.exactLimit(ef) && this.vectors.searchAmong) {
+        denseHits = this.vectors.searchAmong(vector, allowed.labels, depth);
+      } else denseHits = this.vectors.search(vector, depth, allowed?.test, ef);
       timings.dense = performance.now() - t;
     }
 
@@ -350,12 +524,39 @@ export class Engine {
     }
   }
 
-  private labelFilter(filter: MetadataFilter): LabelFilter {
-    const test = compileFilter(filter);
-    return (label) => {
-      const c = this.chunks[label];
-      return c !== undefined && test(c);
-    };
+  /**
+   * Up to how many allowed chunks a filtered dense search scores them exactly. An exact pass costs about the same per
+   * chunk as a filtered graph walk costs per node it visits, and the walk visits about beam × chunks / allowed nodes
+   * to find enough matches: the two meet near √(beam × chunks) (measured: shared/serve/README.md, "Bounded cost").
+   */
+  private exactLimit(ef: number | undefined): number {
+    if (this.exactFilterLimit !== undefined) return this.exactFilterLimit;
+    const beam = ef ?? (this.vectors as VectorIndex & { ef?: number }).ef ?? 160;
+    return Math.max(256, Math.sqrt(beam * this.bm25.size));
+  }
+
+  /**
+   * The chunks a filter allows, from the metadata postings (retrieve/metadata-index.ts): their labels, ascending, and
+   * a bitmap test for the index searches. Same semantics as testing every chunk with `compileFilter`.
+   */
+  private filterLabels(filter: MetadataFilter): { labels: Int32Array; test: LabelFilter } {
+    const { labels, examined } = this.filterIndex().match(filter, compileFilter(filter));
+    this.filterLabelsExamined += examined;
+    const bits = new Uint32Array((this.state.nextLabel + 31) >>> 5);
+    for (let i = 0; i < labels.length; i++) bits[labels[i] >>> 5] |= 1 << (labels[i] & 31);
+    return { labels, test: (label) => (bits[label >>> 5] & (1 << (label & 31))) !== 0 };
+  }
+
+  /** The metadata postings, built from the stored chunks on first use and kept up to date by every write after. */
+  private filterIndex(): MetadataIndex {
+    if (this.meta === undefined) {
+      const meta = new MetadataIndex((label) => this.chunks[label]);
+      this.chunks.forEach((chunk, label) => {
+        if (chunk !== undefined) meta.add(label, chunk);
+      });
+      this.meta = meta;
+    }
+    return this.meta;
   }
 
   private toHit(label: number, score: number, rank: number, scores: Hit['scores']): Hit {
@@ -376,9 +577,12 @@ export class Engine {
 
   /**
    * Writes the engine to `dir` (manifest, chunks, BM25 and vector indexes, embedder state) so a restart does not
-   * re-embed. Written to a temporary folder first and renamed into place: a crash never leaves a half-written index.
+   * re-embed. Crash-safe: everything is written to a temporary folder, each file fsync'd, the manifest (written last)
+   * records every file's size and CRC-32, the folder is fsync'd and renamed into place, and the parent folder fsync'd.
+   * A crash leaves either the old `dir` or the new one whole, never a mix; `loadEngine` checks the checksums.
+   * `opts.meta` is stored in the manifest as is (the service records the index version a snapshot holds).
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, opts: { meta?: Record<string, unknown> } = {}): Promise<void> {
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     await mkdir(tmp, { recursive: true });
     try {
@@ -390,6 +594,11 @@ export class Engine {
       await writeFile(join(tmp, 'bm25.bin'), this.bm25.serialize());
       await writeFile(join(tmp, 'sentences.bin'), this.sentences.serialize());
       await this.vectors.save(join(tmp, 'vectors.bin'));
+      const files: Record<string, { bytes: number; crc32: number }> = {};
+      for (const name of (await readdir(tmp)).sort()) {
+        await fsyncFile(join(tmp, name));
+        files[name] = await fileChecksum(join(tmp, name));
+      }
       const manifest = {
         format: FORMAT,
         version: FORMAT_VERSION,
@@ -400,11 +609,16 @@ export class Engine {
         embedder: { name: this.embedder.name, dim: this.embedder.dim, state: this.embedder.state?.() },
         vectorIndex: this.vectors.kind,
         stats: this.stats(),
+        files,
+        ...(opts.meta ? { meta: opts.meta } : {}),
       };
       await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
+      await fsyncFile(join(tmp, 'manifest.json'));
+      await fsyncDir(tmp);
       const old = `${dir}.old-${process.pid}-${Date.now()}`;
       if (existsSync(dir)) await rename(dir, old);
       await rename(tmp, dir);
+      await fsyncDir(dirname(dir));
       await rm(old, { recursive: true, force: true });
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
@@ -444,6 +658,9 @@ interface Manifest {
   config: EngineConfig;
   embedder: { name: string; dim: number; state?: unknown };
   vectorIndex: string;
+  /** Size and CRC-32 of every other file (indexes saved before checksums existed have none). */
+  files?: Record<string, { bytes: number; crc32: number }>;
+  meta?: Record<string, unknown>;
 }
 
 function serializableConfig(c: EngineConfig): EngineConfig {
@@ -500,6 +717,14 @@ export async function loadEngine(dir: string, overrides: EngineConfig = {}): Pro
   }
   if (manifest.format !== FORMAT || manifest.version !== FORMAT_VERSION) {
     throw new RagError('CORRUPT', `${manifestPath}: not a ${FORMAT} v${FORMAT_VERSION} index`);
+  }
+  for (const [name, want] of Object.entries(manifest.files ?? {})) {
+    const file = join(dir, name);
+    if (!existsSync(file)) throw new RagError('CORRUPT', `${file} is missing (listed in ${manifestPath})`);
+    const got = await fileChecksum(file);
+    if (got.bytes !== want.bytes || got.crc32 !== want.crc32) {
+      throw new RagError('CORRUPT', `${file}: ${got.bytes} bytes, CRC-32 ${got.crc32}; ${manifestPath} says ${want.bytes} bytes, CRC-32 ${want.crc32}`);
+    }
   }
   // an override left undefined keeps the saved value
   const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as EngineConfig;

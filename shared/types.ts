@@ -70,6 +70,15 @@ export interface VectorIndex {
    * width for this call only (raised to k); exact indexes ignore it.
    */
   search(query: Float32Array, k: number, filter?: LabelFilter, ef?: number): ScoredLabel[];
+  /** Optional: the top k of the given labels by exact similarity (for a filter that leaves few candidates). */
+  searchAmong?(query: Float32Array, labels: ArrayLike<number>, k: number): ScoredLabel[];
+  /**
+   * Optional staging, for writers that insert a batch a slice at a time: `stage` inserts vectors no search returns,
+   * `reveal` makes them searchable (cheaply, all at once), `discard` drops them. Without it a writer `add`s at once.
+   */
+  stage?(labels: number[], vectors: Float32Array[]): void;
+  reveal?(labels: number[]): void;
+  discard?(labels: number[]): void;
   save(file: string): Promise<void>;
   load(file: string): Promise<void>;
 }

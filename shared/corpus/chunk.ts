@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RagError } from '../errors.ts';
-import { splitSentences } from '../text/sentences.ts';
+import { sentenceSpanSteps } from '../text/sentences.ts';
 import type { Chunk, Doc, Metadata } from '../types.ts';
 
 export interface ChunkOptions {
@@ -77,6 +77,21 @@ interface Unit {
  * Chunks carry `docId`, `position` (0-based), the doc's `title`, a copy of its `metadata`, and `tokens` (word count).
  */
 export function chunkDocument(doc: Doc, opts: ChunkOptions = {}): Chunk[] {
+  const steps = chunkDocumentSteps(doc, opts);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/** Sentences (or pieces) between two pauses of `chunkDocumentSteps`. */
+const UNITS_PER_STEP = 64;
+
+/**
+ * `chunkDocument` in steps: the generator pauses (yields) every few thousand characters of sentence splitting and every
+ * few hundred sentences of packing, and returns the same chunks, so a caller cutting a long document (the engine's
+ * ingest) can let other work run in between. Options are checked before the first pause.
+ */
+export function* chunkDocumentSteps(doc: Doc, opts: ChunkOptions = {}): Generator<void, Chunk[], void> {
   const maxTokens = opts.maxTokens ?? 200;
   const overlapTokens = opts.overlapTokens ?? 40;
   if (!Number.isInteger(maxTokens) || maxTokens < 1) {
@@ -90,7 +105,10 @@ export function chunkDocument(doc: Doc, opts: ChunkOptions = {}): Chunk[] {
   }
   const pieceSize = overlapTokens > 0 ? overlapTokens : maxTokens;
   const units: Unit[] = [];
-  for (const sentence of splitSentences(doc.text)) {
+  const spans = yield* sentenceSpanSteps(doc.text);
+  for (let s = 0; s < spans.length; s += 2) {
+    if (s > 0 && (s / 2) % UNITS_PER_STEP === 0) yield;
+    const sentence = doc.text.slice(spans[s], spans[s + 1]);
     const words = sentence.split(/\s+/).filter((w) => w.length > 0);
     if (words.length === 0) continue;
     if (words.length <= maxTokens) {
@@ -122,7 +140,9 @@ export function chunkDocument(doc: Doc, opts: ChunkOptions = {}): Chunk[] {
   let current: Unit[] = [];
   let words = 0;
   let fresh = 0; // units in `current` not carried over from the previous chunk
-  for (const unit of units) {
+  for (let u = 0; u < units.length; u++) {
+    if (u > 0 && u % UNITS_PER_STEP === 0) yield;
+    const unit = units[u];
     if (fresh > 0 && words + unit.words > maxTokens) {
       emit(current, words);
       // carry the trailing units that fit in the overlap and leave room for `unit`

@@ -21,6 +21,8 @@ export interface Bm25Stats {
   postings: number;
   /** Postings of removed documents, dropped by the next `compact()`. */
   deadPostings: number;
+  /** Postings of staged documents, not searchable until `reveal`. */
+  pendingPostings: number;
   avgDocLength: number;
 }
 
@@ -39,6 +41,14 @@ const MAX_TF = 65_535;
  * `remove` only clears the live bit (a tombstone) and keeps N, total length and document frequencies exact, so
  * scores do not change by deleting lazily; the dead postings are skipped at search time and dropped by `compact()`,
  * which runs by itself once they pass `compactRatio` of all postings. Re-adding a label purges its old postings.
+ * An owner that must not stall for a whole compaction sets `autoCompact = false` and runs `compactSteps()` a slice at
+ * a time when `compactionDue` says so (the engine does: shared/engine.ts).
+ *
+ * Staging, for writers that must not hold the thread for a whole batch: `stage(label, tokens)` writes a document's
+ * postings with a pending bit instead of the live one, so searches skip them and N, lengths and document frequencies
+ * do not count them; `reveal(label)` makes it live in O(its distinct terms) and `discard(label)` turns it into dead
+ * postings. A batch staged a slice at a time and revealed in one synchronous step is seen by searches all at once.
+ * `serialize` writes live documents only.
  *
  * Scoring: idf(t) = ln(1 + (N − df + 0.5) / (df + 0.5)) (Lucene), and per query-term occurrence
  * idf · tf·(k1 + 1) / (tf + k1·(1 − b + b·len/avgLen)). Scores accumulate in a reusable Float32Array indexed by
@@ -74,6 +84,8 @@ export class Bm25Index {
   private live: Uint32Array = new Uint32Array(0);
   /** Label has dead postings still in the lists. */
   private stale: Uint32Array = new Uint32Array(0);
+  /** Label is staged: its postings are in the lists but not searchable yet. */
+  private pending: Uint32Array = new Uint32Array(0);
   /** Distinct term ids of each label; kept after removal until its postings are purged. */
   private docTerms: (Int32Array | undefined)[] = [];
 
@@ -81,6 +93,14 @@ export class Bm25Index {
   private totalLen = 0;
   private totalPostings = 0;
   private deadPostings = 0;
+  private pendingPostings = 0;
+  /** Bumped by every full `compact()` (term ids change): a `compactSteps()` pass in progress stops. */
+  private generation = 0;
+  /**
+   * True (default): `remove` compacts at once when dead postings pass `compactRatio`. False: the owner compacts,
+   * typically with `compactSteps()` when `compactionDue`.
+   */
+  autoCompact = true;
 
   // search scratch, sized to the label space
   private acc = new Float32Array(0);
@@ -120,6 +140,7 @@ export class Bm25Index {
       terms: this.terms.length,
       postings: this.totalPostings,
       deadPostings: this.deadPostings,
+      pendingPostings: this.pendingPostings,
       avgDocLength: this.nDocs > 0 ? this.totalLen / this.nDocs : 0,
     };
   }
@@ -140,18 +161,74 @@ export class Bm25Index {
   add(label: number, tokens: readonly string[]): void {
     checkLabel(label);
     if (!Array.isArray(tokens)) throw new RagError('INVALID_INPUT', `bm25.add(${label}): tokens must be an array of strings`);
+    if (this.isPending(label)) throw new RagError('INVALID_INPUT', `bm25.add(${label}): the label is staged; reveal or discard it first`);
     if (label < this.labelCap) {
       if (getBit(this.live, label)) this.removeLabel(label, false);
       if (getBit(this.stale, label)) this.purge(label);
     }
     this.ensureLabels(label + 1);
+    const ids = this.appendPostings(label, tokens, 'add');
+    for (let j = 0; j < ids.length; j++) this.df[ids[j]]++;
+    setBit(this.live, label);
+    this.nDocs++;
+    this.totalLen += tokens.length;
+    this.normDirty = true;
+  }
 
+  /**
+   * Writes the postings of `tokens` under `label` without making it searchable (see the class comment): searches,
+   * N, lengths and document frequencies ignore it until `reveal(label)`. The label must not be live or staged.
+   */
+  stage(label: number, tokens: readonly string[]): void {
+    checkLabel(label);
+    if (!Array.isArray(tokens)) throw new RagError('INVALID_INPUT', `bm25.stage(${label}): tokens must be an array of strings`);
+    if (this.has(label) || this.isPending(label)) {
+      throw new RagError('INVALID_INPUT', `bm25.stage(${label}): the label is already indexed or staged`);
+    }
+    if (label < this.labelCap && getBit(this.stale, label)) this.purge(label);
+    this.ensureLabels(label + 1);
+    const ids = this.appendPostings(label, tokens, 'stage');
+    this.pendingPostings += ids.length;
+    setBit(this.pending, label);
+  }
+
+  /** True while `label` is staged (written, not yet revealed or discarded). */
+  isPending(label: number): boolean {
+    return Number.isInteger(label) && label >= 0 && label < this.labelCap && getBit(this.pending, label);
+  }
+
+  /** Makes a staged label searchable, as if it had been added now. */
+  reveal(label: number): void {
+    if (!this.isPending(label)) throw new RagError('INVALID_INPUT', `bm25.reveal(${label}): the label is not staged`);
+    clearBit(this.pending, label);
+    const ids = this.docTerms[label]!;
+    for (let j = 0; j < ids.length; j++) this.df[ids[j]]++;
+    this.pendingPostings -= ids.length;
+    setBit(this.live, label);
+    this.nDocs++;
+    this.totalLen += this.docLen[label];
+    this.normDirty = true;
+  }
+
+  /** Drops a staged label: its postings become dead ones (removed by compaction). */
+  discard(label: number): void {
+    if (!this.isPending(label)) return;
+    clearBit(this.pending, label);
+    setBit(this.stale, label);
+    const n = this.docTerms[label]!.length;
+    this.pendingPostings -= n;
+    this.deadPostings += n;
+    if (this.autoCompact && this.compactionDue) this.compact();
+  }
+
+  /** Appends one document's postings (term frequencies counted in a scratch array, no Map per document). */
+  private appendPostings(label: number, tokens: readonly string[], op: string): Int32Array {
     // count term frequencies in a scratch array indexed by term id (no Map per document)
     const seen: number[] = [];
     for (const token of tokens) {
       if (typeof token !== 'string') {
         for (const id of seen) this.tfScratch[id] = 0;
-        throw new RagError('INVALID_INPUT', `bm25.add(${label}): tokens must be strings`);
+        throw new RagError('INVALID_INPUT', `bm25.${op}(${label}): tokens must be strings`);
       }
       let id = this.termIds.get(token);
       if (id === undefined) id = this.newTerm(token);
@@ -175,15 +252,11 @@ export class Bm25Index {
       this.postTfs[id][n] = tf;
       if (tf > this.maxTf[id]) this.maxTf[id] = tf;
       this.postLen[id] = n + 1;
-      this.df[id]++;
     }
     this.totalPostings += ids.length;
     this.docTerms[label] = ids;
     this.docLen[label] = tokens.length;
-    setBit(this.live, label);
-    this.nDocs++;
-    this.totalLen += tokens.length;
-    this.normDirty = true;
+    return ids;
   }
 
   /** Removes `label`; returns false when it was not present. Its postings stay as tombstones until compaction. */
@@ -201,13 +274,78 @@ export class Bm25Index {
     for (let i = 0; i < ids.length; i++) this.df[ids[i]]--;
     this.deadPostings += ids.length;
     this.normDirty = true;
-    if (autoCompact && this.deadPostings > this.compactRatio * this.totalPostings) this.compact();
+    if (autoCompact && this.autoCompact && this.compactionDue) this.compact();
     return true;
   }
 
-  /** Rewrites the postings without removed documents and drops terms no live document uses. */
+  /** Dead postings are past `compactRatio` of all postings. */
+  get compactionDue(): boolean {
+    return this.deadPostings > this.compactRatio * this.totalPostings;
+  }
+
+  /**
+   * Drops dead postings a list at a time, pausing (yielding) after about every `stride` postings looked at, so an
+   * owner can run it in slices. Between steps the index is fully usable and exact (searches, adds, removes, staging):
+   * each list is rewritten in one step. Unlike `compact()` it does not renumber terms (a term no document uses keeps
+   * its id and an empty list until the next `compact()`, which `serialize` runs). Stops early if `compact()` runs
+   * meanwhile.
+   */
+  *compactSteps(stride = 65_536): Generator<void, void, void> {
+    if (this.deadPostings === 0) return;
+    const generation = this.generation;
+    const staleAtStart = this.stale.slice();
+    const T = this.terms.length;
+    let scanned = 0;
+    for (let t = 0; t < T; t++) {
+      if (this.generation !== generation) return;
+      const labels = this.postLabels[t];
+      const tfs = this.postTfs[t];
+      const n = this.postLen[t];
+      let m = 0;
+      let mx = 0;
+      for (let i = 0; i < n; i++) {
+        const l = labels[i];
+        if (!getBit(this.live, l) && !getBit(this.pending, l)) continue;
+        labels[m] = l;
+        tfs[m] = tfs[i];
+        if (tfs[i] > mx) mx = tfs[i];
+        m++;
+      }
+      if (m < n) {
+        this.postLen[t] = m;
+        this.maxTf[t] = mx;
+        this.totalPostings -= n - m;
+        this.deadPostings -= n - m;
+        if (labels.length > 4 * capacityFor(m)) {
+          this.postLabels[t] = labels.slice(0, capacityFor(m));
+          this.postTfs[t] = tfs.slice(0, capacityFor(m));
+        }
+      }
+      scanned += n;
+      if (scanned >= stride) {
+        scanned = 0;
+        yield;
+      }
+    }
+    if (this.generation !== generation) return;
+    // labels dead since the pass began have no posting left in any list
+    for (let w = 0; w < staleAtStart.length; w++) {
+      let bits = staleAtStart[w];
+      while (bits !== 0) {
+        const bit = 31 - Math.clz32(bits);
+        bits &= ~(1 << bit);
+        const l = w * 32 + bit;
+        if (getBit(this.live, l) || getBit(this.pending, l) || !getBit(this.stale, l)) continue;
+        this.docTerms[l] = undefined;
+        clearBit(this.stale, l);
+      }
+    }
+  }
+
+  /** Rewrites the postings without removed documents and drops terms no live or staged document uses. */
   compact(): void {
     if (this.deadPostings === 0) return;
+    this.generation++;
     const remap = new Int32Array(this.terms.length).fill(-1);
     const termIds = new Map<string, number>();
     const terms: string[] = [];
@@ -217,17 +355,20 @@ export class Bm25Index {
     const df = new Int32Array(postLen.length);
     const maxTf = new Uint16Array(postLen.length);
     const unsorted = new Uint8Array(postLen.length);
+    const staged = this.pendingPostings > 0;
     for (let t = 0; t < this.terms.length; t++) {
-      if (this.df[t] === 0) continue;
       const labels = this.postLabels[t];
       const tfs = this.postTfs[t];
       const n = this.postLen[t];
-      const keepLabels = new Int32Array(capacityFor(this.df[t]));
+      let kept = this.df[t];
+      if (staged) for (let i = 0; i < n; i++) if (getBit(this.pending, labels[i])) kept++;
+      if (kept === 0) continue;
+      const keepLabels = new Int32Array(capacityFor(kept));
       const keepTfs = new Uint16Array(keepLabels.length);
       let m = 0;
       for (let i = 0; i < n; i++) {
         const l = labels[i];
-        if (!getBit(this.live, l)) continue;
+        if (!getBit(this.live, l) && !(staged && getBit(this.pending, l))) continue;
         keepLabels[m] = l;
         keepTfs[m++] = tfs[i];
       }
@@ -242,12 +383,12 @@ export class Bm25Index {
       postLabels.push(keepLabels);
       postTfs.push(keepTfs);
       postLen[id] = m;
-      df[id] = m;
+      df[id] = this.df[t];
     }
     for (let l = 0; l < this.labelCap; l++) {
       const ids = this.docTerms[l];
       if (ids === undefined) continue;
-      if (!getBit(this.live, l)) {
+      if (!getBit(this.live, l) && !getBit(this.pending, l)) {
         this.docTerms[l] = undefined;
         continue;
       }
@@ -294,7 +435,8 @@ export class Bm25Index {
     const touched = this.touched;
     const norm = this.norm;
     const live = this.live;
-    const checkLive = this.deadPostings > 0;
+    // dead and staged postings are skipped by the live bit (staged labels are not live yet)
+    const checkLive = this.deadPostings > 0 || this.pendingPostings > 0;
     const k1p1 = this.k1 + 1;
     let nTouched = 0;
     // Terms from the rarest to the commonest, with exact (MaxScore-style) pruning of the commonest. It holds most of
@@ -302,9 +444,10 @@ export class Bm25Index {
     // documents above the most it could give a document holding none of them, its list only needs looking up for the
     // candidates that can still make the top k (how often that happens, and what it saves: shared/index/README.md).
     // Otherwise it is scanned like the others. The summation order is fixed (by live document frequency, then query
-    // position, so dead postings change nothing): an index gives the same scores, bit for bit, either way.
+    // position, so dead postings change nothing): an index gives the same scores, bit for bit, either way. It holds
+    // with a filter (the k-th best and the candidates are taken among the labels it allows) and with dead or staged
+    // postings in the lists (only live labels are ever touched, and a live label's posting is found by its label).
     const order = qTerms.map((_, q) => q).sort((x, y) => this.df[qTerms[x]] - this.df[qTerms[y]] || x - y);
-    const canPrune = !checkLive && filter === undefined;
     let nCands = -1; // >= 0 once the remaining lists were applied to candidates only
     for (let step = 0; step < order.length; step++) {
       const q = order[step];
@@ -315,8 +458,8 @@ export class Bm25Index {
       const n = this.postLen[t];
       // tried before the commonest list only: earlier tries cost a pass over the touched labels each and, on the
       // 100k-chunk query log, pruned fewer queries and were slower overall (shared/index/README.md)
-      if (canPrune && step > 0 && step === order.length - 1 && nTouched >= k) {
-        nCands = this.addToCandidates(t, w, k, nTouched);
+      if (step > 0 && step === order.length - 1 && nTouched >= k) {
+        nCands = this.addToCandidates(t, w, k, nTouched, filter);
         if (nCands >= 0) break;
       }
       if (checkLive) {
@@ -385,11 +528,11 @@ export class Bm25Index {
    * The pruned last step of `search`, for term `t` with query weight `w`. θ = the k-th best score so far; a document
    * holding only `t` scores at most ub = w·maxTf/(maxTf + k1·(1 − b)) (its tf at most maxTf, its length at least 0).
    * When θ > ub no such document can reach the top k, so `t` is added only to the touched labels that could still
-   * get there (score + ub >= θ), found in its sorted list by galloping search. Returns how many candidates (in
-   * this.cands) hold final scores, or -1 when the list is not sorted or θ does not clear the bound (then the caller
-   * scans as usual).
+   * get there (score + ub >= θ), found in its sorted list by galloping search. With a filter, θ and the candidates are
+   * taken among the labels it allows. Returns how many candidates (in this.cands) hold final scores, or -1 when the
+   * list is not sorted or θ does not clear the bound (then the caller scans as usual).
    */
-  private addToCandidates(t: number, w: number, k: number, nTouched: number): number {
+  private addToCandidates(t: number, w: number, k: number, nTouched: number, filter: LabelFilter | undefined): number {
     if (this.unsorted[t] !== 0) return -1;
     const acc = this.acc;
     const touched = this.touched;
@@ -401,7 +544,7 @@ export class Bm25Index {
     const top = new TopK(k);
     for (let i = 0; i < nTouched; i++) {
       const s = acc[touched[i]];
-      if (s > top.threshold) top.push(touched[i], s);
+      if (s > top.threshold && (filter === undefined || filter(touched[i]))) top.push(touched[i], s);
     }
     const theta = top.threshold;
     if (!(theta > bound)) return -1;
@@ -410,7 +553,7 @@ export class Bm25Index {
     let m = 0;
     for (let i = 0; i < nTouched; i++) {
       const l = touched[i];
-      if (acc[l] + bound >= theta) cands[m++] = l;
+      if (acc[l] + bound >= theta && (filter === undefined || filter(l))) cands[m++] = l;
     }
     const c = cands.subarray(0, m);
     c.sort();
@@ -455,6 +598,7 @@ export class Bm25Index {
    */
   serialize(): Uint8Array {
     this.compact();
+    if (this.pendingPostings > 0) return this.serializeLiveOnly();
     const T = this.terms.length;
     const header = {
       k1: this.k1,
@@ -477,6 +621,43 @@ export class Bm25Index {
       }
       s.docLengths.set(this.docLen.subarray(0, this.labelCap));
       // the bitmap may hold more words than the label space needs (grow() allocates at least 4): the layout's length
+      s.live.set(this.live.subarray(0, s.live.length));
+    });
+  }
+
+  /**
+   * `serialize` while documents are staged: the image of the live documents alone (terms only staged documents use
+   * are left out, staged postings and lengths too), the same bytes an index without the staged documents writes.
+   */
+  private serializeLiveOnly(): Uint8Array {
+    const keep: number[] = [];
+    for (let t = 0; t < this.terms.length; t++) if (this.df[t] > 0) keep.push(t);
+    let postings = 0;
+    for (const t of keep) postings += this.df[t];
+    const header = {
+      k1: this.k1,
+      b: this.b,
+      compactRatio: this.compactRatio,
+      terms: keep.map((t) => this.terms[t]),
+      postings,
+      labelCap: this.labelCap,
+      docs: this.nDocs,
+      totalLength: this.totalLen,
+    };
+    return encodeBm25(header, (s) => {
+      let p = 0;
+      keep.forEach((t, i) => {
+        const labels = this.postLabels[t];
+        const tfs = this.postTfs[t];
+        for (let j = 0; j < this.postLen[t]; j++) {
+          if (!getBit(this.live, labels[j])) continue;
+          s.labels[p] = labels[j];
+          s.tfs[p++] = tfs[j];
+        }
+        s.postingCounts[i] = this.df[t];
+      });
+      s.docLengths.set(this.docLen.subarray(0, this.labelCap));
+      for (let l = 0; l < this.labelCap; l++) if (getBit(this.pending, l)) s.docLengths[l] = 0;
       s.live.set(this.live.subarray(0, s.live.length));
     });
   }
@@ -548,7 +729,9 @@ export class Bm25Index {
     return index;
   }
 
-  private newTerm(term: string): number {
+  private newTerm(token: string): number {
+    // a token of 13+ characters is a view into the text it was cut from (V8 sliced string): keep a copy, not the text
+    const term = token.length >= 13 ? Buffer.from(token, 'utf16le').toString('utf16le') : token;
     const id = this.terms.length;
     this.termIds.set(term, id);
     this.terms.push(term);
@@ -568,6 +751,7 @@ export class Bm25Index {
   private purge(label: number): void {
     const ids = this.docTerms[label];
     if (ids !== undefined) {
+      let found = 0; // a compactSteps() pass may have dropped some of them already
       for (let i = 0; i < ids.length; i++) {
         const t = ids[i];
         const labels = this.postLabels[t];
@@ -577,9 +761,10 @@ export class Bm25Index {
         labels.copyWithin(at, at + 1, n);
         this.postTfs[t].copyWithin(at, at + 1, n);
         this.postLen[t] = n - 1;
+        found++;
       }
-      this.totalPostings -= ids.length;
-      this.deadPostings -= ids.length;
+      this.totalPostings -= found;
+      this.deadPostings -= found;
       this.docTerms[label] = undefined;
     }
     clearBit(this.stale, label);
@@ -591,6 +776,7 @@ export class Bm25Index {
     this.docLen = grow(this.docLen, cap);
     this.live = grow(this.live, Math.ceil(cap / 32));
     this.stale = grow(this.stale, Math.ceil(cap / 32));
+    this.pending = grow(this.pending, Math.ceil(cap / 32));
     this.acc = new Float32Array(cap);
     this.touched = new Int32Array(cap);
     this.cands = new Int32Array(cap);

@@ -12,7 +12,8 @@ import { checkLabel } from './label.ts';
  * - `add` with a label already present replaces its vector; a zero vector is stored as zero (scores 0 against all).
  * - `remove` moves the last row into the hole (swap-with-last): O(dim), rows stay dense, row order is not stable.
  * - `search` skips rows the filter rejects before scoring them; scores are cosine similarities, best first
- *   (ties: lower label first).
+ *   (ties: lower label first). `searchAmong(query, labels, k)` scores only the given labels (a filter's few
+ *   candidates) and returns exactly what `search` with a filter passing those labels returns.
  * - Labels are integers in [0, 2^31 - 1].
  *
  * File format (`save`/`load`, little-endian, written to a temporary file and renamed into place):
@@ -140,6 +141,31 @@ export class FlatIndex implements VectorIndex {
     }
     const kk = Math.min(Math.floor(k), this.n);
     if (!(kk > 0)) return [];
+    return this.scan(query, kk, undefined, filter);
+  }
+
+  /** The top k of `labels` (present ones; others are skipped), scored like `search`: O(labels), not O(rows). */
+  searchAmong(query: Float32Array, labels: ArrayLike<number>, k: number): ScoredLabel[] {
+    if (query.length !== this.dim) {
+      throw new RagError('INVALID_INPUT', `FlatIndex.searchAmong: query has dim ${query.length}, index has dim ${this.dim}`);
+    }
+    const rows = new Int32Array(labels.length);
+    let m = 0;
+    for (let i = 0; i < labels.length; i++) {
+      const r = this.rowOf.get(labels[i]);
+      if (r !== undefined) rows[m++] = r;
+    }
+    // in row order, as `search` visits them, so equal scores come out the same way; a label given twice counts once
+    rows.subarray(0, m).sort();
+    let u = 0;
+    for (let i = 0; i < m; i++) if (i === 0 || rows[i] !== rows[i - 1]) rows[u++] = rows[i];
+    const kk = Math.min(Math.floor(k), u);
+    if (!(kk > 0)) return [];
+    return this.scan(query, kk, rows.subarray(0, u), undefined);
+  }
+
+  /** Scores every row (or the rows listed, ascending) that passes `filter`; the k best, best first. */
+  private scan(query: Float32Array, kk: number, only: Int32Array | undefined, filter: LabelFilter | undefined): ScoredLabel[] {
     const dim = this.dim;
     // Normalise the query once (cosine); a zero query scores 0 everywhere.
     let qs = 0;
@@ -153,7 +179,10 @@ export class FlatIndex implements VectorIndex {
     const data = this.data;
     const rl = this.rowLabels;
     const tail = dim & ~3;
-    for (let r = 0, off = 0; r < this.n; r++, off += dim) {
+    const count = only === undefined ? this.n : only.length;
+    for (let i = 0; i < count; i++) {
+      const r = only === undefined ? i : only[i];
+      const off = r * dim;
       const label = rl[r];
       if (filter !== undefined && !filter(label)) continue;
       // 4-way unrolled dot product: independent accumulators let the CPU overlap the multiply-adds.

@@ -4,6 +4,7 @@ import { RagError } from '../errors.ts';
 import type { LabelFilter, ScoredLabel, VectorIndex } from '../types.ts';
 import { writeAtomic } from '../util/write-atomic.ts';
 import { checkLabel } from './label.ts';
+import { TopK } from '../util/topk.ts';
 
 /**
  * Approximate nearest-neighbour search with HNSW (hnswlib-node, the C++ hnswlib behind N-API).
@@ -18,11 +19,22 @@ import { checkLabel } from './label.ts';
  * - `add` with a live label replaces its vector (hnswlib updates the point and repairs its neighbourhood).
  * - `search` clamps k to the number of live vectors; the filter runs inside the graph walk (a JS callback per candidate,
  *   so a very selective filter makes HNSW explore more nodes, and it may return fewer than k hits).
+ * - `searchAmong(query, labels, k)` scores the given labels exactly (for a filter that leaves few candidates: the
+ *   graph walk would visit most of the graph to find them). It reads their vectors from hnswlib once (`getPoint`)
+ *   and keeps copies in `rows`, so the memory it takes grows with the labels ever scored this way, at most one
+ *   vector per element.
+ * - Staging, for writers that insert a batch a slice at a time: `stage(labels, vectors)` inserts them into the graph
+ *   (as ordinary points: hnswlib never links a new point to a deleted one, so they are not hidden that way) and
+ *   searches leave them out with a filter while any are staged; `reveal` makes them searchable (O(1) each) and
+ *   `discard` marks them deleted. `save` writes staged labels as deleted (and a loaded index has them deleted).
  *
  * Files: `save(file)` writes hnswlib's own format to `file` and a sidecar `file + '.json'` with the parameters and the
  * live/deleted label sets. Each is written to a temporary name and renamed; the sidecar records the element count so a
  * crash between the two renames is detected on load (RagError 'CORRUPT').
  */
+
+/** Labels below this use typed arrays for liveness and cached rows (the engine's labels are dense, from 0). */
+const DENSE_LABELS = 1 << 26;
 
 export interface HnswOptions {
   /** Vector dimension (required). */
@@ -55,6 +67,8 @@ interface Sidecar {
   elements: number;
   live: number[];
   deleted: number[];
+  /** Labels among `deleted` that were staged when saved: in the file as ordinary points, marked deleted on load. */
+  hidden?: number[];
 }
 
 export class HnswIndex implements VectorIndex {
@@ -69,7 +83,16 @@ export class HnswIndex implements VectorIndex {
   private index: hnswlib.HierarchicalNSW;
   private readonly live = new Set<number>();
   private readonly deleted = new Set<number>();
+  /** Staged labels: in the graph, left out of searches until `reveal`. */
+  private readonly hidden = new Set<number>();
   private readonly scratch: number[];
+  /** Exact copies of vectors read back for `searchAmong`: label → row of `rows`. */
+  private rowOf = new Map<number, number>();
+  private rows = new Float32Array(0);
+  private nRows = 0;
+  /** `live` as a bitmap over labels below DENSE_LABELS, and label → row + 1 of `rows` (0: none): O(1) typed reads. */
+  private liveBits = new Uint32Array(0);
+  private rowIndex = new Int32Array(0);
 
   constructor(opts: HnswOptions) {
     if (!Number.isInteger(opts.dim) || opts.dim <= 0) throw new RagError('INVALID_INPUT', `HnswIndex: dim must be a positive integer, got ${opts.dim}`);
@@ -128,7 +151,7 @@ export class HnswIndex implements VectorIndex {
       if (vectors[i].length !== this.dim) {
         throw new RagError('INVALID_INPUT', `HnswIndex.add: vector ${i} has dim ${vectors[i].length}, index has dim ${this.dim}`);
       }
-      if (!this.live.has(l) && !this.deleted.has(l) && !seen.has(l)) fresh++;
+      if (!this.live.has(l) && !this.deleted.has(l) && !this.hidden.has(l) && !seen.has(l)) fresh++;
       seen.add(l);
     }
     const need = this.index.getCurrentCount() + fresh;
@@ -140,17 +163,60 @@ export class HnswIndex implements VectorIndex {
     for (let i = 0; i < labels.length; i++) {
       const l = labels[i];
       // Adding a deleted label un-deletes it and overwrites its vector (allowReplaceDeleted is off).
-      this.index.addPoint(this.normalised(vectors[i]), l);
+      const v = this.normalised(vectors[i]);
+      this.index.addPoint(v, l);
+      const r = l < this.rowIndex.length && this.rowIndex[l] !== 0 ? this.rowIndex[l] - 1 : this.rowOf.get(l);
+      if (r !== undefined) this.rows.set(v, r * this.dim);
       this.deleted.delete(l);
-      this.live.add(l);
+      this.hidden.delete(l);
+      this.setLive(l, true);
     }
+  }
+
+  /** Inserts vectors that no search returns until `reveal` (see the class comment). Labels must be new. */
+  stage(labels: number[], vectors: Float32Array[]): void {
+    for (const l of labels) {
+      if (this.live.has(l) || this.deleted.has(l) || this.hidden.has(l)) {
+        throw new RagError('INVALID_INPUT', `HnswIndex.stage: label ${l} is already in the index`);
+      }
+    }
+    this.add(labels, vectors);
+    for (const l of labels) {
+      this.setLive(l, false);
+      this.hidden.add(l);
+    }
+  }
+
+  /** Makes staged labels searchable. */
+  reveal(labels: number[]): void {
+    for (const l of labels) {
+      if (!this.hidden.has(l)) throw new RagError('INVALID_INPUT', `HnswIndex.reveal: label ${l} is not staged`);
+    }
+    for (const l of labels) {
+      this.hidden.delete(l);
+      this.setLive(l, true);
+    }
+  }
+
+  /** Drops staged labels: they are marked deleted. */
+  discard(labels: number[]): void {
+    for (const l of labels) {
+      if (!this.hidden.delete(l)) continue;
+      this.index.markDelete(l);
+      this.deleted.add(l);
+    }
+  }
+
+  /** Labels staged and not yet revealed or discarded. */
+  get staged(): number {
+    return this.hidden.size;
   }
 
   remove(labels: number[]): void {
     for (const l of labels) {
       if (!this.live.has(l)) continue;
       this.index.markDelete(l);
-      this.live.delete(l);
+      this.setLive(l, false);
       this.deleted.add(l);
     }
   }
@@ -166,11 +232,102 @@ export class HnswIndex implements VectorIndex {
       this.index.setEf(beam);
       this.activeEf = beam;
     }
-    const res = filter ? this.index.searchKnn(this.normalised(query), kk, filter) : this.index.searchKnn(this.normalised(query), kk);
+    const hidden = this.hidden;
+    const visible = hidden.size === 0 ? filter : filter ? (l: number) => !hidden.has(l) && filter(l) : (l: number) => !hidden.has(l);
+    const res = visible ? this.index.searchKnn(this.normalised(query), kk, visible) : this.index.searchKnn(this.normalised(query), kk);
     const out: ScoredLabel[] = new Array(res.neighbors.length);
     for (let i = 0; i < out.length; i++) out[i] = { label: res.neighbors[i], score: 1 - res.distances[i] };
     // hnswlib returns nearest first; float ties keep its order.
     return out;
+  }
+
+  /**
+   * The top k of `labels` (live ones; others, and repeats, are skipped) by exact cosine similarity, best first, ties
+   * by lower label.
+   * Cost: one dot product per label, plus one read from hnswlib the first time a label is scored this way.
+   */
+  searchAmong(query: Float32Array, labels: ArrayLike<number>, k: number): ScoredLabel[] {
+    if (query.length !== this.dim) {
+      throw new RagError('INVALID_INPUT', `HnswIndex.searchAmong: query has dim ${query.length}, index has dim ${this.dim}`);
+    }
+    const kk = Math.min(Math.floor(k), labels.length);
+    if (!(kk > 0)) return [];
+    const q = Float32Array.from(this.normalised(query));
+    const dim = this.dim;
+    // ascending order (the engine's filters give it so) makes a repeat the previous label
+    let ordered: ArrayLike<number> = labels;
+    for (let i = 1; i < labels.length; i++) {
+      if (labels[i] < labels[i - 1]) {
+        ordered = Float64Array.from(labels).sort();
+        break;
+      }
+    }
+    const top = new TopK(kk);
+    for (let i = 0; i < ordered.length; i++) {
+      const l = ordered[i];
+      if ((i > 0 && l === ordered[i - 1]) || !this.isLive(l)) continue;
+      const off = this.rowFor(l) * dim;
+      const rows = this.rows;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let j = 0;
+      for (; j + 3 < dim; j += 4) {
+        s0 += q[j] * rows[off + j];
+        s1 += q[j + 1] * rows[off + j + 1];
+        s2 += q[j + 2] * rows[off + j + 2];
+        s3 += q[j + 3] * rows[off + j + 3];
+      }
+      for (; j < dim; j++) s0 += q[j] * rows[off + j];
+      const s = s0 + s1 + s2 + s3;
+      // strictly better only: of equal scores, the lower label (seen first) stays
+      if (s > top.threshold) top.push(l, s);
+    }
+    return top.drain();
+  }
+
+  private setLive(label: number, on: boolean): void {
+    if (on) this.live.add(label);
+    else this.live.delete(label);
+    if (label >= DENSE_LABELS) return;
+    const w = label >>> 5;
+    if (w >= this.liveBits.length) {
+      if (!on) return;
+      const grown = new Uint32Array(Math.max(64, w + 1, this.liveBits.length * 2));
+      grown.set(this.liveBits);
+      this.liveBits = grown;
+    }
+    if (on) this.liveBits[w] |= 1 << (label & 31);
+    else this.liveBits[w] &= ~(1 << (label & 31));
+  }
+
+  private isLive(label: number): boolean {
+    if (label < DENSE_LABELS) {
+      const w = label >>> 5;
+      return w < this.liveBits.length && (this.liveBits[w] & (1 << (label & 31))) !== 0;
+    }
+    return this.live.has(label);
+  }
+
+  /** The row of `label` in `rows`, read from hnswlib on first use. */
+  private rowFor(label: number): number {
+    if (label < this.rowIndex.length && this.rowIndex[label] !== 0) return this.rowIndex[label] - 1;
+    let r = this.rowOf.get(label);
+    if (r !== undefined) return r;
+    r = this.nRows++;
+    if ((r + 1) * this.dim > this.rows.length) {
+      const grown = new Float32Array(Math.max(64, (r + 1) * 2) * this.dim);
+      grown.set(this.rows);
+      this.rows = grown;
+    }
+    this.rows.set(this.index.getPoint(label), r * this.dim);
+    if (label < DENSE_LABELS) {
+      if (label >= this.rowIndex.length) {
+        const grown = new Int32Array(Math.max(1024, label + 1, this.rowIndex.length * 2));
+        grown.set(this.rowIndex);
+        this.rowIndex = grown;
+      }
+      this.rowIndex[label] = r + 1;
+    } else this.rowOf.set(label, r);
+    return r;
   }
 
   /** The query/vector as a plain array (what the binding wants), unit length; a zero vector stays zero. */
@@ -183,7 +340,23 @@ export class HnswIndex implements VectorIndex {
     return out;
   }
 
+  /**
+   * While `save` writes the graph (hnswlib writes it from a thread of its own), the promise of that write: a writer
+   * must not insert meanwhile (the engine's ingest waits for it). Undefined otherwise.
+   */
+  saving: Promise<void> | undefined;
+
   async save(file: string): Promise<void> {
+    const p = this.saveNow(file);
+    this.saving = p;
+    try {
+      await p;
+    } finally {
+      if (this.saving === p) this.saving = undefined;
+    }
+  }
+
+  private async saveNow(file: string): Promise<void> {
     const sidecar: Sidecar = {
       kind: 'hnsw',
       version: 1,
@@ -194,7 +367,9 @@ export class HnswIndex implements VectorIndex {
       seed: this.seed,
       elements: this.index.getCurrentCount(),
       live: [...this.live],
-      deleted: [...this.deleted],
+      // staged labels are not searchable yet: a loaded index has them deleted
+      deleted: [...this.deleted, ...this.hidden],
+      hidden: [...this.hidden],
     };
     const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
     try {
@@ -227,6 +402,13 @@ export class HnswIndex implements VectorIndex {
     if (index.getCurrentCount() !== side.elements || side.live.length + side.deleted.length !== side.elements) {
       throw new RagError('CORRUPT', `HnswIndex.load: ${file} holds ${index.getCurrentCount()} elements, sidecar says ${side.elements}`);
     }
+    for (const l of side.hidden ?? []) {
+      try {
+        index.markDelete(l);
+      } catch (err) {
+        throw new RagError('CORRUPT', `HnswIndex.load: ${file}: staged label ${l} cannot be marked deleted: ${(err as Error).message}`);
+      }
+    }
     index.setEf(side.efSearch);
     this.index = index;
     this.M = side.M;
@@ -235,8 +417,14 @@ export class HnswIndex implements VectorIndex {
     this.activeEf = side.efSearch;
     this.seed = side.seed;
     this.live.clear();
+    this.liveBits = new Uint32Array(0);
     this.deleted.clear();
-    for (const l of side.live) this.live.add(l);
+    this.hidden.clear();
+    this.rowOf = new Map();
+    this.rows = new Float32Array(0);
+    this.nRows = 0;
+    this.rowIndex = new Int32Array(0);
+    for (const l of side.live) this.setLive(l, true);
     for (const l of side.deleted) this.deleted.add(l);
   }
 }

@@ -4,9 +4,13 @@
  *     npm run serve -- --index .cache/idx-100k --workers 2 &
  *     npm run loadtest -- --workload zipf --duration 20 --connections 64
  */
+import { resolve } from 'node:path';
+import { DEFAULT_KEYS_FILE } from '../serve/access-cli.ts';
 import { fail, numberFlag, parseCli, runMain } from '../util/cli.ts';
+import { REPO_ROOT } from '../util/paths.ts';
 import { DEFAULT_MAX_QPS, runLoad, type LoadResult } from './driver.ts';
 import { checkLoopback, formatLoad } from './format.ts';
+import { prepareLoadKey } from './keys.ts';
 import { saveLoadtest, toLesson } from './results.ts';
 import { brownPhraseSource, WORKLOADS, type WorkloadName } from './workloads.ts';
 
@@ -35,6 +39,10 @@ Options:
   --seed N           seed of the query stream (default: a new one per run, printed). Each workload of a run
                      uses seed + its position, so no workload finds the queries of another in the server's cache;
                      a fixed seed against a server that already saw it measures a warm cache, not the workload
+  --key K            API key sent with writes (env RAG_API_KEY); without one, mixed makes a temporary key with the
+                     read and write scopes in the server's keys file and revokes it at the end (queries carry the
+                     key only when the server keys its reads)
+  --keys-file F      where that temporary key goes: the file the server reads (default ${DEFAULT_KEYS_FILE}, env KEYS_FILE)
   --label NAME       name of the server in the results (default rag-engine)
   --run ID           lab run to add the results to (default: a new run id)
   --no-save          do not write results
@@ -54,6 +62,8 @@ runMain(async () => {
     mode: { type: 'string' },
     seed: { type: 'string' },
     label: { type: 'string' },
+    key: { type: 'string' },
+    'keys-file': { type: 'string' },
     run: { type: 'string' },
     'no-save': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -75,30 +85,60 @@ runMain(async () => {
   const ready = await fetch(`${url}/readyz`).catch((err: Error) => fail(`cannot reach ${url}: ${err.message}; start it with npm run serve`));
   if (ready.status !== 200) fail(`${url}/readyz answered ${ready.status}: the server is not ready yet`);
 
-  log('building the query log from the Brown corpus');
-  const src = await brownPhraseSource();
-  const results: LoadResult[] = [];
-  log(`seed ${seed} (--seed ${seed} repeats this run's queries)`);
-  for (const [i, workload] of workloads.entries()) {
-    const startedAt = new Date().toISOString();
-    const t0 = Date.now();
-    const r = await runLoad({ url, workload, duration, warmup, connections, maxQps, src, stream: { k, mode, seed: seed + i }, log });
-    results.push(r);
-    process.stderr.write(`${formatLoad(label, r)}\n`);
-    if (!values['no-save']) {
-      const lesson = toLesson({
-        id: `t4/loadtest-${workload}`,
-        title: `Load test: ${workload} workload`,
-        workload: `${workload}: autocannon, ${connections} connections, ${duration} s, ${mode} k=${k} with answer, against ${url}`,
-        baseline: label,
-        runs: [{ name: label, load: r }],
-        startedAt,
-        durationMs: Date.now() - t0,
+  const keysFile = resolve(REPO_ROOT, values['keys-file'] ?? process.env.KEYS_FILE ?? DEFAULT_KEYS_FILE);
+  const access = await prepareLoadKey({
+    url,
+    given: values.key ?? (process.env.RAG_API_KEY || undefined),
+    keysFile,
+    sendsWrites: workloads.includes('mixed'),
+    log,
+  }).catch((err: Error) => fail(err.message));
+  const interrupted = () => {
+    access.cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    log('building the query log from the Brown corpus');
+    const src = await brownPhraseSource();
+    const results: LoadResult[] = [];
+    log(`seed ${seed} (--seed ${seed} repeats this run's queries)`);
+    for (const [i, workload] of workloads.entries()) {
+      const startedAt = new Date().toISOString();
+      const t0 = Date.now();
+      const r = await runLoad({
+        url,
+        workload,
+        duration,
+        warmup,
+        connections,
+        maxQps,
+        src,
+        stream: { k, mode, seed: seed + i },
+        apiKey: access.apiKey,
+        keyOnQueries: access.keyOnQueries,
+        log,
       });
-      const saved = saveLoadtest([lesson], { [`loadtest-${workload}`]: { label, ...r } }, values.run);
-      values.run = saved.runId;
-      log(`results: ${saved.file} (npm run report -- --run ${saved.runId})`);
+      results.push(r);
+      process.stderr.write(`${formatLoad(label, r)}\n`);
+      if (!values['no-save']) {
+        const lesson = toLesson({
+          id: `t4/loadtest-${workload}`,
+          title: `Load test: ${workload} workload`,
+          workload: `${workload}: autocannon, ${connections} connections, ${duration} s, ${mode} k=${k} with answer, against ${url}`,
+          baseline: label,
+          runs: [{ name: label, load: r }],
+          startedAt,
+          durationMs: Date.now() - t0,
+        });
+        const saved = saveLoadtest([lesson], { [`loadtest-${workload}`]: { label, ...r } }, values.run);
+        values.run = saved.runId;
+        log(`results: ${saved.file} (npm run report -- --run ${saved.runId})`);
+      }
     }
+    if (values.json) process.stdout.write(`${JSON.stringify(results, (_k, v) => (v instanceof Float64Array ? undefined : v), 2)}\n`);
+  } finally {
+    access.cleanup();
   }
-  if (values.json) process.stdout.write(`${JSON.stringify(results, (_k, v) => (v instanceof Float64Array ? undefined : v), 2)}\n`);
 });

@@ -16,6 +16,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fail, numberFlag, parseCli, runMain } from '../util/cli.ts';
 import { renderTextTable } from '../util/table.ts';
+import { writeKeys } from '../serve/auth.ts';
 import { ensureIndex } from '../serve/build-index.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 import { formatLoad } from './format.ts';
@@ -57,11 +58,12 @@ const HELLO_MAX_QPS = 25_000;
 const SERVERS = ['rag-engine', 'naive', 'orama', 'hello', 'hello-11k'] as const;
 type ServerName = (typeof SERVERS)[number];
 
-function command(name: ServerName, index: string, port: number, workers: number, peerWorkers: number): string[] {
+function command(name: ServerName, index: string, port: number, workers: number, peerWorkers: number, keysFile: string): string[] {
   const p = String(port);
   switch (name) {
     case 'rag-engine':
-      return ['shared/serve/cli-serve.ts', '--index', index, '--port', p, '--workers', String(workers)];
+      // queries only: a keys file of its own with no key (no write is sent), and no read budget to run into
+      return ['shared/serve/cli-serve.ts', '--index', index, '--port', p, '--workers', String(workers), '--keys-file', keysFile, '--read-rate-limit', '0'];
     case 'naive':
       return ['shared/loadtest/servers/naive-express.ts', '--index', index, '--port', p, '--workers', String(peerWorkers)];
     case 'orama':
@@ -137,6 +139,8 @@ runMain(async () => {
   const src = await brownPhraseSource();
   const logDir = join(REPO_ROOT, '.cache', 'compare-logs');
   mkdirSync(logDir, { recursive: true });
+  const keysFile = join(logDir, 'keys.json');
+  writeKeys(keysFile, []);
 
   const startedAt = new Date().toISOString();
   const t0 = Date.now();
@@ -148,7 +152,7 @@ runMain(async () => {
     const logFile = join(logDir, `${name}.log`);
     log(`\n${label}: starting on ${url} (log: ${logFile})`);
     const out = createWriteStream(logFile);
-    const child = spawn(process.execPath, ['--import', 'tsx', ...command(name, index, port, workers, peerWorkers)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...command(name, index, port, workers, peerWorkers, keysFile)], {
       cwd: REPO_ROOT,
       env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],

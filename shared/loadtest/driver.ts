@@ -46,6 +46,10 @@ export interface LoadOptions {
    * wraps around its arrays (reported in `repeated`). Default DEFAULT_MAX_QPS[workload].
    */
   maxQps?: number;
+  /** API key sent as `Authorization: Bearer` with every write (the server answers 401 to anonymous writes). */
+  apiKey?: string;
+  /** Send the key with queries too (for a server that keys its reads). Default false: queries are anonymous. */
+  keyOnQueries?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -156,6 +160,7 @@ class FreshnessChecker {
     private readonly url: string,
     private readonly deadlineMs: number,
     private readonly deletable: Array<{ id: string; marker: string }>,
+    private readonly queryHeaders: Record<string, string> = { ...JSON_HEADERS },
   ) {}
 
   acked(req: LoadRequest): void {
@@ -169,7 +174,7 @@ class FreshnessChecker {
   private async visible(id: string, marker: string): Promise<boolean> {
     const res = await fetch(`${this.url}/v1/query`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...this.queryHeaders },
       body: JSON.stringify({ query: marker, k: 10, mode: 'hybrid' }),
     });
     if (res.status !== 200) throw new Error(`check query answered ${res.status}`);
@@ -213,13 +218,30 @@ class FreshnessChecker {
   }
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' };
+const JSON_HEADERS: Record<string, string> = { 'content-type': 'application/json' };
 
-function toHttp(req: LoadRequest): { method: string; path: string; body?: string; headers: Record<string, string> } {
-  if (req.kind === 'query') return { method: 'POST', path: '/v1/query', body: req.body, headers: JSON_HEADERS };
-  if (req.kind === 'ingest') return { method: 'POST', path: '/v1/documents', body: req.body, headers: JSON_HEADERS };
-  // no body and no content-type: a JSON content-type with an empty body is a 400 in Fastify
-  return { method: 'DELETE', path: `/v1/documents/${encodeURIComponent(req.id)}`, body: undefined, headers: {} };
+/** The headers of each kind of request: writes carry the API key, queries only when asked to. */
+interface RequestHeaders {
+  query: Record<string, string>;
+  write: Record<string, string>;
+  /** DELETE: no body and no content-type (a JSON content-type with an empty body is a 400 in Fastify). */
+  del: Record<string, string>;
+}
+
+/** New objects on every call: autocannon writes content-length into the headers objects it is given. */
+function requestHeaders(opts: Pick<LoadOptions, 'apiKey' | 'keyOnQueries'>): RequestHeaders {
+  const auth = (): Record<string, string> => (opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {});
+  return {
+    query: opts.keyOnQueries ? { ...JSON_HEADERS, ...auth() } : { ...JSON_HEADERS },
+    write: { ...JSON_HEADERS, ...auth() },
+    del: auth(),
+  };
+}
+
+function toHttp(req: LoadRequest, h: RequestHeaders): { method: string; path: string; body?: string; headers: Record<string, string> } {
+  if (req.kind === 'query') return { method: 'POST', path: '/v1/query', body: req.body, headers: h.query };
+  if (req.kind === 'ingest') return { method: 'POST', path: '/v1/documents', body: req.body, headers: h.write };
+  return { method: 'DELETE', path: `/v1/documents/${encodeURIComponent(req.id)}`, body: undefined, headers: h.del };
 }
 
 /** What one autocannon run measured, after its warm-up. */
@@ -264,7 +286,7 @@ async function runAutocannon(
         duration: warmupSec + seconds,
         pipelining: 1,
         timeout: opts.timeout ?? 10,
-        headers: JSON_HEADERS,
+        headers: requestHeaders(opts).query,
         ...configure,
       },
       (err, res) => (err ? reject(err) : resolve(res)),
@@ -310,13 +332,14 @@ async function runAutocannon(
 
 /** Mixed: every request taken from the stream as it is sent. */
 function runDynamic(opts: LoadOptions, next: () => LoadRequest, seconds: number, checker: FreshnessChecker | undefined): Promise<Measured> {
+  const headers = requestHeaders(opts);
   return runAutocannon(opts, 0, seconds, {
     requests: [
       {
         setupRequest: (request, context) => {
           const req = next();
           (context as { req?: LoadRequest }).req = req;
-          return { ...request, ...toHttp(req) } as autocannon.Request;
+          return { ...request, ...toHttp(req, headers) } as autocannon.Request;
         },
         ...(checker
           ? {
@@ -337,7 +360,13 @@ type StaticRequest = { method: 'POST'; path: '/v1/query'; body: string; headers:
  * Takes `perConnection * connections` requests from the stream, dealt round-robin to the connections (so what is
  * sent early in the run is a prefix of the stream, whatever the server's speed).
  */
-function prebuild(next: () => LoadRequest, connections: number, perConnection: number, log: (msg: string) => void): StaticRequest[][] {
+function prebuild(
+  next: () => LoadRequest,
+  connections: number,
+  perConnection: number,
+  log: (msg: string) => void,
+  headers: Record<string, string> = JSON_HEADERS,
+): StaticRequest[][] {
   const total = perConnection * connections;
   const t0 = performance.now();
   let lastLog = t0;
@@ -347,7 +376,7 @@ function prebuild(next: () => LoadRequest, connections: number, perConnection: n
     for (let c = 0; c < connections; c++) {
       const req = next();
       if (req.kind !== 'query') throw new Error(`prebuild: expected queries only, got ${req.kind}`);
-      slices[c][i] = { method: 'POST', path: '/v1/query', body: req.body, headers: JSON_HEADERS };
+      slices[c][i] = { method: 'POST', path: '/v1/query', body: req.body, headers };
       if ((++built & 4095) === 0 && performance.now() - lastLog > 1000) {
         lastLog = performance.now();
         log(`  building requests: ${built.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`);
@@ -371,7 +400,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const deletable: Array<{ id: string; marker: string }> = [];
   const stream = requestStream(opts.workload, opts.src, { ...opts.stream, deletable });
   const next = () => stream.next().value as LoadRequest;
-  const checker = opts.workload === 'mixed' ? new FreshnessChecker(opts.url, opts.freshnessMs ?? 1000, deletable) : undefined;
+  const checker =
+    opts.workload === 'mixed' ? new FreshnessChecker(opts.url, opts.freshnessMs ?? 1000, deletable, requestHeaders(opts).query) : undefined;
   const warmup = opts.warmup ?? 3;
   const measuringMsg = `  measuring ${opts.duration} s with ${opts.connections} connections (${opts.workload})`;
 
@@ -394,7 +424,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     if (perConnection * opts.connections < maxQps * (warmup + opts.duration)) {
       log(`  pre-built requests capped at ${MAX_PREBUILT.toLocaleString('en-US')} (fewer than ${maxQps} req/s for ${warmup + opts.duration} s)`);
     }
-    const slices = prebuild(next, opts.connections, perConnection, log);
+    const slices = prebuild(next, opts.connections, perConnection, log, requestHeaders(opts).query);
     const total = perConnection * opts.connections;
     if (total >= 100_000) log(`  autocannon is building ${total.toLocaleString('en-US')} request buffers`);
     const clients: Array<{ reqsMade: number }> = [];

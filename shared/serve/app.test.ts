@@ -9,6 +9,7 @@ import { createDefaultEmbedder } from '../embed/sif.ts';
 import { createEngine, type Engine } from '../engine.ts';
 import type { Embedder } from '../types.ts';
 import { createServer, type RagServer } from './app.ts';
+import { generateKey } from './auth.ts';
 import { Sequencer } from './writes.ts';
 
 /** Test double: the real embedder, with a delay on single-text (query) calls while `delayMs` > 0. */
@@ -36,6 +37,10 @@ class SlowEmbedder implements Embedder {
   }
 }
 
+/** One key with every scope, accepted by every server these tests start (access is tested in access.test.ts). */
+const KEY = generateKey('app-test', ['read', 'write', 'admin']);
+const AUTH = { authorization: `Bearer ${KEY.key}` };
+
 let docs: Awaited<ReturnType<typeof loadBrown>>;
 let inner: Embedder;
 const servers: RagServer[] = [];
@@ -47,7 +52,7 @@ async function smallEngine(embedder: Embedder = inner): Promise<Engine> {
 }
 
 async function start(opts: Parameters<typeof createServer>[0] = {}): Promise<{ server: RagServer; url: string }> {
-  const server = await createServer({ maxEventLoopDelayMs: 0, ...opts });
+  const server = await createServer({ maxEventLoopDelayMs: 0, auth: { keys: [KEY.record] }, ...opts });
   servers.push(server);
   return { server, url: await server.listen(0, '127.0.0.1') };
 }
@@ -55,7 +60,7 @@ async function start(opts: Parameters<typeof createServer>[0] = {}): Promise<{ s
 async function post(url: string, body: unknown, path = '/v1/query') {
   const res = await fetch(url + path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...AUTH },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -149,7 +154,7 @@ describe('limits', () => {
     const r = await post(url, { query: 'a slow query about farming' });
     expect(r.status).toBe(504);
     expect(r.json.message).toContain('deadline');
-    const m = await (await fetch(`${url}/metrics`)).text();
+    const m = await (await fetch(`${url}/metrics`, { headers: AUTH })).text();
     expect(m).toMatch(/rag_deadline_exceeded_total 1/);
     slow.delayMs = 0;
     expect((await post(url, { query: 'a fast query about farming' })).status).toBe(200);
@@ -220,13 +225,13 @@ describe('cache and freshness (in-process)', () => {
     expect(docIds(after)[0]).toBe('zoo/1');
     expect(after.json.version).toBe(1);
 
-    const del = await fetch(`${url}/v1/documents/${encodeURIComponent('zoo/1')}`, { method: 'DELETE' });
+    const del = await fetch(`${url}/v1/documents/${encodeURIComponent('zoo/1')}`, { method: 'DELETE', headers: AUTH });
     expect(del.status).toBe(200);
     expect(await del.json()).toMatchObject({ version: 2, removed: 1 });
     const gone = await post(url, q);
     expect(docIds(gone)).not.toContain('zoo/1');
 
-    const missing = await fetch(`${url}/v1/documents/nope`, { method: 'DELETE' });
+    const missing = await fetch(`${url}/v1/documents/nope`, { method: 'DELETE', headers: AUTH });
     expect(missing.status).toBe(404);
   });
 
@@ -237,7 +242,7 @@ describe('cache and freshness (in-process)', () => {
     const ingests = Array.from({ length: 12 }, (_, i) =>
       post(url, { documents: [{ id: `burst/${i}`, text: `Okapi burst number ${i} grazed near the river.` }] }, '/v1/documents'),
     );
-    const del = fetch(`${url}/v1/documents/${encodeURIComponent('burst/pre')}`, { method: 'DELETE' }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
+    const del = fetch(`${url}/v1/documents/${encodeURIComponent('burst/pre')}`, { method: 'DELETE', headers: AUTH }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
     const acks = await Promise.all([...ingests, del]);
     expect(acks.every((a) => a.status === 200)).toBe(true);
     expect(acks.map((a) => a.json.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 13 }, (_, i) => v0 + i + 1));
@@ -247,7 +252,7 @@ describe('cache and freshness (in-process)', () => {
   });
 
   it('exposes the named metrics', async () => {
-    const text = await (await fetch(`${url}/metrics`)).text();
+    const text = await (await fetch(`${url}/metrics`, { headers: AUTH })).text();
     for (const name of [
       'rag_http_request_duration_seconds_bucket',
       'rag_query_stage_seconds_bucket{le="0.001",stage="bm25"}',

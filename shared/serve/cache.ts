@@ -16,6 +16,10 @@
  * Embedding cache: `CachingEmbedder` wraps the engine's embedder and remembers single-text embeddings (query vectors).
  * Batches (ingest) pass through. Query vectors do not depend on the index, only on the embedder's fitted state, so
  * `fit`/`restore` clear it.
+ *
+ * Both in-process caches are bounded in bytes as well as in entries (lru-cache `maxSize` with a size per entry:
+ * `entryBytes`), so unique long queries cannot grow a process without limit: the least recently used entries go
+ * first once the byte cap is reached, and an entry larger than the whole cap is not stored.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -23,10 +27,30 @@ import type { Redis } from 'ioredis';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Embedder } from '../types.ts';
 
+/** Heap bytes a cache entry is counted for besides its strings and arrays (string headers, the LRU's Map entry). */
+export const ENTRY_OVERHEAD_BYTES = 96;
+
+/** Default byte caps of the in-process caches (per process: each cluster worker has its own). */
+export const DEFAULT_RESULTS_CACHE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_EMBEDDING_CACHE_BYTES = 16 * 1024 * 1024;
+
+const WIDE = /[^\u0000-\u00ff]/;
+
+/**
+ * Bytes a string takes in V8's heap, its header aside: one per character when every character fits in Latin-1 (V8
+ * stores it one byte wide), else two.
+ */
+export function stringBytes(s: string): number {
+  return WIDE.test(s) ? 2 * s.length : s.length;
+}
+
 export interface ResultsCacheOptions {
   /** Most cached responses in the in-process tier. Default 20,000. */
   maxEntries?: number;
-  /** Most bytes (UTF-16 length of the bodies) in the in-process tier. Default 256 MiB. */
+  /**
+   * Most bytes in the in-process tier: keys and bodies as V8 stores them plus ENTRY_OVERHEAD_BYTES per entry.
+   * Default 64 MiB (DEFAULT_RESULTS_CACHE_BYTES).
+   */
   maxBytes?: number;
   /** A connected ioredis client for the shared tier, or undefined for memory only. Default undefined. */
   redis?: Redis;
@@ -49,12 +73,16 @@ export class ResultsCache {
   private readonly redisTimeoutMs: number;
   private readonly metrics: Metrics | undefined;
   private _version = 0;
+  /** The byte cap of the in-process tier. */
+  readonly maxBytes: number;
 
   constructor(opts: ResultsCacheOptions = {}) {
+    this.maxBytes = opts.maxBytes ?? DEFAULT_RESULTS_CACHE_BYTES;
+    if (!(Number.isInteger(this.maxBytes) && this.maxBytes > 0)) throw new RangeError(`ResultsCache: maxBytes must be a positive integer, got ${opts.maxBytes}`);
     this.lru = new LRUCache<string, string>({
       max: opts.maxEntries ?? 20_000,
-      maxSize: opts.maxBytes ?? 256 * 1024 * 1024,
-      sizeCalculation: (body, key) => body.length + key.length,
+      maxSize: this.maxBytes,
+      sizeCalculation: (body, key) => stringBytes(body) + stringBytes(key) + ENTRY_OVERHEAD_BYTES,
     });
     this.redis = opts.redis;
     this.namespace = opts.namespace ?? Math.random().toString(36).slice(2, 10);
@@ -70,6 +98,11 @@ export class ResultsCache {
 
   get size(): number {
     return this.lru.size;
+  }
+
+  /** Bytes the in-process tier holds, as counted against `maxBytes`. */
+  get bytes(): number {
+    return this.lru.calculatedSize;
   }
 
   /**
@@ -154,10 +187,18 @@ export function stableStringify(v: unknown): string {
 }
 
 export interface EmbeddingCacheOptions {
-  /** Most cached query vectors. Default 50,000 (100-d: ~20 MB). */
+  /** Most cached query vectors. Default 50,000. */
   maxEntries?: number;
+  /**
+   * Most bytes: the query texts as V8 stores them, the vectors, and ENTRY_OVERHEAD_BYTES + VECTOR_OVERHEAD_BYTES per
+   * entry. Default 16 MiB (DEFAULT_EMBEDDING_CACHE_BYTES): about 25,000 short queries of a 100-d embedder.
+   */
+  maxBytes?: number;
   metrics?: Metrics;
 }
+
+/** A Float32Array's own object and its ArrayBuffer, besides the floats. */
+export const VECTOR_OVERHEAD_BYTES = 128;
 
 /**
  * An Embedder that remembers the vectors of single texts (the query path embeds one text at a time). Same name and
@@ -168,6 +209,8 @@ export class CachingEmbedder implements Embedder {
   readonly dim: number;
   private readonly lru: LRUCache<string, Float32Array>;
   private readonly metrics: Metrics | undefined;
+  /** The byte cap. */
+  readonly maxBytes: number;
 
   constructor(
     readonly inner: Embedder,
@@ -175,12 +218,28 @@ export class CachingEmbedder implements Embedder {
   ) {
     this.name = inner.name;
     this.dim = inner.dim;
-    this.lru = new LRUCache({ max: opts.maxEntries ?? 50_000 });
+    this.maxBytes = opts.maxBytes ?? DEFAULT_EMBEDDING_CACHE_BYTES;
+    if (!(Number.isInteger(this.maxBytes) && this.maxBytes > 0)) throw new RangeError(`CachingEmbedder: maxBytes must be a positive integer, got ${opts.maxBytes}`);
+    this.lru = new LRUCache<string, Float32Array>({
+      max: opts.maxEntries ?? 50_000,
+      maxSize: this.maxBytes,
+      sizeCalculation: (v, text) => stringBytes(text) + v.byteLength + ENTRY_OVERHEAD_BYTES + VECTOR_OVERHEAD_BYTES,
+    });
     this.metrics = opts.metrics;
     if (inner.state) this.state = () => inner.state!();
   }
 
   state?: () => unknown;
+
+  /** Cached vectors. */
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /** Bytes held, as counted against `maxBytes`. */
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
     if (texts.length !== 1) return this.inner.embed(texts);

@@ -13,11 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBrown } from '../corpus/brown.ts';
 import { createEngine } from '../engine.ts';
 import { REPO_ROOT } from '../util/paths.ts';
+import { createKey } from './auth.ts';
 
 let dir: string;
 let child: ChildProcess;
 let base: string;
 let output = '';
+/** Writes and GET /metrics need a key: one with every scope, in the server's keys file (access.test.ts tests access). */
+let auth: Record<string, string> = {};
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,7 +39,7 @@ function call(method: string, path: string, body?: unknown): Promise<{ status: n
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
       `${base}${path}`,
-      { method, agent: false, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} },
+      { method, agent: false, headers: { ...auth, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) } },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -85,7 +88,9 @@ beforeAll(async () => {
   await engine.save(join(dir, 'idx'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['--import', 'tsx', 'shared/serve/cli-serve.ts', '--index', join(dir, 'idx'), '--workers', '2', '--port', String(port)], {
+  const keysFile = join(dir, 'keys.json');
+  auth = { authorization: `Bearer ${createKey(keysFile, 'cluster-test', ['read', 'write', 'admin']).key}` };
+  child = spawn(process.execPath, ['--import', 'tsx', 'shared/serve/cli-serve.ts', '--index', join(dir, 'idx'), '--workers', '2', '--port', String(port), '--keys-file', keysFile], {
     cwd: REPO_ROOT,
     env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

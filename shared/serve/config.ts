@@ -8,6 +8,17 @@ import { createDefaultEmbedder } from '../embed/sif.ts';
 import { loadEngine, type EngineConfig } from '../engine.ts';
 import type { ServerOptions } from './app.ts';
 import { CachingEmbedder } from './cache.ts';
+import type { SnapshotPolicy } from './store/snapshots.ts';
+import type { FsyncMode } from './store/wal.ts';
+
+/** Where acknowledged writes live (store/): the write-ahead log and snapshots. */
+export interface DurabilityConfig {
+  /** The data directory (WAL + snapshots). Default `<index>.data`, beside the index. */
+  dataDir: string;
+  /** 'group' (default: fsync before the 200, writes arriving meanwhile share it), 'every' (one fsync per write), 'off'. */
+  fsync: FsyncMode;
+  snapshot: SnapshotPolicy;
+}
 
 export interface ServeConfig {
   indexDir: string;
@@ -16,15 +27,25 @@ export interface ServeConfig {
   /** Worker processes; 1 = no cluster (the server runs in this process). */
   workers: number;
   redisUrl?: string;
-  /** Query-time engine settings over the saved index's (candidate depth, HNSW beam of hybrid queries). */
-  engine?: Partial<Pick<EngineConfig, 'candidates' | 'hybridEf'>>;
+  /** The write-ahead log and snapshots; undefined = writes live in memory only (lost at exit). */
+  durability?: DurabilityConfig;
+  /** Cluster: a worker that dies before it serves is re-forked after 0.5, 1, 2, 4 … s (capped at 8 s); after this many failures in a row the service exits 1. */
+  maxStartFailures?: number;
+  /** Cluster: extra workers kept loaded and current, that take a dead worker's place at once. Default 0. */
+  spareWorkers?: number;
+  /**
+   * Engine settings over the saved index's (candidate depth, HNSW beam of hybrid queries, ingest slices), and the
+   * byte cap of the caching embedder in front of it.
+   */
+  engine?: Partial<Pick<EngineConfig, 'candidates' | 'hybridEf' | 'ingestSliceMs' | 'ingestShare'>> & { embeddingCacheBytes?: number };
   server: Omit<ServerOptions, 'engine' | 'writes' | 'metrics' | 'metricsText' | 'logger' | 'version'>;
   logger: pino.Logger;
 }
 
 /** Loads the saved engine with the caching embedder in front of the default one. */
-export async function loadServingEngine(dir: string, overrides: ServeConfig['engine'] = {}) {
-  const embedder = new CachingEmbedder(await createDefaultEmbedder());
+export async function loadServingEngine(dir: string, settings: ServeConfig['engine'] = {}) {
+  const { embeddingCacheBytes, ...overrides } = settings;
+  const embedder = new CachingEmbedder(await createDefaultEmbedder(), { maxBytes: embeddingCacheBytes });
   return loadEngine(dir, { ...overrides, embedder });
 }
 

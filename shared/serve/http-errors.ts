@@ -2,7 +2,8 @@
  * How the service answers errors: every failure is `{statusCode, error, message}` with a status chosen here.
  *
  *     validation failure (Ajv)                  400, message names the field ("body.k must be >= 1")
- *     HttpError(status)                         that status (504 from deadline.ts)
+ *     HttpError(status, message, headers)       that status and headers (401/403 + WWW-Authenticate and 429 +
+ *                                               Retry-After from access.ts, 400 from the id rule, 504 from deadline.ts)
  *     body over the limit                       413
  *     RagError 'INVALID_INPUT' / 'NOT_FOUND'    400 / 404; any other code 500
  *     another error carrying a 4xx statusCode   that status (Fastify's own: 415, a body that is not JSON, …)
@@ -12,11 +13,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isRagError } from '../errors.ts';
 import type { Metrics } from '../observe/metrics.ts';
 
-/** An error answered with `statusCode` and its message. */
+/** An error answered with `statusCode`, its message and, optionally, response headers. */
 export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -26,12 +28,25 @@ type ServedError = Error & { statusCode?: number; code?: string; validation?: un
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
+
+/** The `{statusCode, error, message}` body of an error answer. */
+export function errorBody(status: number, message: string): { statusCode: number; error: string; message: string } {
+  return { statusCode: status, error: STATUS_NAMES[status] ?? 'Error', message };
+}
 
 /** The status and message an error is answered with (before 500s are reduced to "internal error"). */
 export function httpStatusOf(err: ServedError, bodyLimit: number): { status: number; message: string } {
@@ -51,8 +66,25 @@ export function errorHandler(opts: { bodyLimit: number; metrics: Metrics }) {
     const { status, message } = httpStatusOf(err, opts.bodyLimit);
     if (status >= 500 && status !== 504) request.log.error({ err, url: request.url }, 'request failed');
     if (status === 504) opts.metrics.deadline.inc();
-    reply.code(status).send({ statusCode: status, error: STATUS_NAMES[status] ?? 'Error', message: status === 500 ? 'internal error' : message });
+    if (err instanceof HttpError) reply.headers(err.headers);
+    reply.code(status).send(errorBody(status, status === 500 ? 'internal error' : message));
   };
+}
+
+/**
+ * Fastify's framework errors (a URL whose percent-encoding does not decode, a path parameter over the router's
+ * length limit) answered in the same `{statusCode, error, message}` shape as every other error.
+ */
+export function frameworkErrors(err: Error & { code?: string }, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    reply.code(414).send(errorBody(414, 'a path parameter is longer than any valid value (see the id rule in the API docs)'));
+    return;
+  }
+  if (err.code === 'FST_ERR_BAD_URL') {
+    reply.code(400).send(errorBody(400, 'the request URL is not valid percent-encoded UTF-8'));
+    return;
+  }
+  reply.code(400).send(errorBody(400, err.message));
 }
 
 /** Ajv errors as one message naming the field: "body.k must be >= 1", "body.query is required", "body.foo is not a known field". */
@@ -63,7 +95,9 @@ export function formatValidation(
   const e = errors[0];
   const field = dataVar + e.instancePath.replace(/\//g, '.');
   let message: string;
-  if (e.keyword === 'required') message = `${field}.${String(e.params.missingProperty)} is required`;
+  const badName = errors.find((x) => x.keyword === 'propertyNames');
+  if (badName) message = `${field}.${String(badName.params.propertyName)} is not allowed as a key`;
+  else if (e.keyword === 'required') message = `${field}.${String(e.params.missingProperty)} is required`;
   else if (e.keyword === 'additionalProperties') message = `${field}.${String(e.params.additionalProperty)} is not a known field`;
   else if (e.keyword === 'enum') message = `${field} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
   else message = `${field} ${e.message ?? 'is invalid'}`;

@@ -5,10 +5,34 @@
  */
 import { RETRIEVAL_MODES } from '../engine.ts';
 
-/** Service limits (the engine's own limits are wider). */
-export const API_LIMITS = { maxQueryChars: 4096, maxK: 100, maxDocsPerRequest: 1000, maxIdChars: 512 } as const;
+/** Service limits (the engine's own limits are wider). The id rule is in ids.ts. */
+export const API_LIMITS = {
+  maxQueryChars: 4096,
+  maxK: 100,
+  maxDocsPerRequest: 1000,
+  /** Longest id, in characters (code points), on every route. */
+  maxIdChars: 512,
+  /** Longest id in a URL path, percent-encoded: 512 characters of 4 UTF-8 bytes each, 3 characters per byte. */
+  maxEncodedIdChars: 512 * 4 * 3,
+  maxDeleteIds: 1000,
+} as const;
 
 const metaValue = { type: ['string', 'number', 'boolean'] } as const;
+
+/**
+ * Keys no metadata object or filter may have: harmless to the engine today (they are own properties of parsed JSON),
+ * but a trap for any code that indexes a plain object by them. `__proto__` never gets this far: the JSON parser
+ * refuses it (and `constructor.prototype`) anywhere in a body.
+ */
+export const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
+const safeKeys = { propertyNames: { not: { enum: [...FORBIDDEN_KEYS] } } } as const;
+
+const idSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: API_LIMITS.maxIdChars,
+  description: `1–${API_LIMITS.maxIdChars} characters of valid Unicode, no control characters; unique within a request`,
+} as const;
 
 export const errorSchema = {
   $id: 'Error',
@@ -31,6 +55,7 @@ export const queryBody = {
     filter: {
       type: 'object',
       description: 'Metadata filter: every key must match; an array matches any of its values. Key docId tests the document id',
+      ...safeKeys,
       additionalProperties: { anyOf: [metaValue, { type: 'array', minItems: 1, items: metaValue }] },
     },
     answer: { type: 'boolean', description: 'Build a cited answer from the hits. Default true' },
@@ -100,10 +125,10 @@ export const docSchema = {
   required: ['id', 'text'],
   additionalProperties: false,
   properties: {
-    id: { type: 'string', minLength: 1, maxLength: API_LIMITS.maxIdChars },
+    id: idSchema,
     text: { type: 'string' },
     title: { type: 'string' },
-    metadata: { type: 'object', additionalProperties: metaValue },
+    metadata: { type: 'object', ...safeKeys, additionalProperties: metaValue },
   },
 } as const;
 
@@ -130,7 +155,25 @@ export const writeResponse = {
 export const deleteParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: API_LIMITS.maxIdChars } },
+  properties: { id: idSchema },
+} as const;
+
+export const deleteBody = {
+  type: 'object',
+  required: ['ids'],
+  additionalProperties: false,
+  properties: {
+    ids: { type: 'array', minItems: 1, maxItems: API_LIMITS.maxDeleteIds, items: idSchema },
+  },
+} as const;
+
+export const whoamiResponse = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    scopes: { type: 'array', items: { type: 'string' } },
+  },
 } as const;
 
 export const healthResponse = {
@@ -146,7 +189,15 @@ export const healthResponse = {
 /** Error responses every /v1 route may give. */
 export const commonErrors = {
   400: { $ref: 'Error#' },
+  401: { $ref: 'Error#' },
   413: { $ref: 'Error#' },
+  429: { $ref: 'Error#' },
   503: { $ref: 'Error#' },
   504: { $ref: 'Error#' },
+} as const;
+
+/** Error responses of the routes that need a scope. */
+export const keyedErrors = {
+  ...commonErrors,
+  403: { $ref: 'Error#' },
 } as const;

@@ -1,35 +1,104 @@
 /**
- * `npm run serve -- --workers 1`: the server in this process. Writes go through a Sequencer here (createServer's
- * default) or, with REDIS_URL, through a BullMQ queue consumed in this same process (writes.ts).
+ * `npm run serve -- --workers 1`: the server in this process. Writes go through a Sequencer here or, with REDIS_URL,
+ * through a BullMQ queue consumed in this same process (writes.ts).
+ *
+ * Durable (the default, `--data-dir`): this process owns the data directory (store/store.ts). At start it loads the
+ * newest snapshot (or the saved index) and replays the write-ahead log after it; each write is appended to the log
+ * and fsync'd (group commit) before it is applied and acknowledged; snapshots are taken by the scheduler
+ * (store/snapshots.ts) between two writes, and one more on graceful shutdown.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type RagServer } from './app.ts';
 import { loadServingEngine, redisCache, type ServeConfig } from './config.ts';
+import { HttpError } from './http-errors.ts';
 import { onceSignal } from './shutdown.ts';
-import { QueueWritePath, Sequencer, startQueueConsumer } from './writes.ts';
+import { registerStoreMetrics } from './store/metrics.ts';
+import { SnapshotScheduler } from './store/snapshots.ts';
+import { DurableStore } from './store/store.ts';
+import {
+  applyWrite,
+  OrderedApplier,
+  presenceAware,
+  QueueWritePath,
+  Sequencer,
+  startQueueConsumer,
+  type ApplyOutcome,
+  type WriteOp,
+} from './writes.ts';
 
 export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
+  const log = cfg.logger;
   const namespace = randomBytes(6).toString('hex');
   const queueName = `rag-writes-${namespace}`;
-  const queue = cfg.redisUrl ? new QueueWritePath({ redisUrl: cfg.redisUrl, name: queueName }) : undefined;
+  const store = cfg.durability
+    ? await DurableStore.open({ dataDir: cfg.durability.dataDir, indexDir: cfg.indexDir, fsync: cfg.durability.fsync, log })
+    : undefined;
+  const base = store?.base ?? { dir: cfg.indexDir, version: 0 };
+  const engine = await loadServingEngine(base.dir, cfg.engine);
+  if (store) {
+    const ops = store.ops(base.version);
+    const t0 = Date.now();
+    for (const [, op] of ops) await applyWrite(engine, op);
+    log.warn(
+      { data: store.dataDir, base: base.dir, baseVersion: base.version, replay: ops.length, ms: Date.now() - t0, version: store.version },
+      'recovered: snapshot + write-ahead log',
+    );
+  }
+
+  let server: RagServer | undefined;
+  const applier = new OrderedApplier((v, op) => server!.applySequenced(v, op));
+  let scheduler: SnapshotScheduler | undefined;
+  let walFailed = false;
+  const fanout = async (v: number, op: WriteOp): Promise<ApplyOutcome> => {
+    if (!store) return applier.apply(v, op);
+    let bytes: number;
+    try {
+      ({ bytes } = await store.append(v, op));
+    } catch (err) {
+      if (!walFailed) {
+        walFailed = true;
+        log.fatal({ err: (err as Error).message, version: v }, 'the write-ahead log failed: exiting (a restart recovers every acknowledged write from the log)');
+        setTimeout(() => process.exit(1), 200).unref();
+      }
+      throw new HttpError(503, 'the write could not be made durable (write-ahead log failed); it was not applied; retry it once the service is back');
+    }
+    // durable: apply in version order (appends resolve in order), then let the scheduler count it
+    const applied = applier.apply(v, op);
+    scheduler?.noteWrite(v, bytes);
+    return applied;
+  };
+  const sequencer = new Sequencer(fanout, store?.version ?? 0);
+  const queue = cfg.redisUrl ? await QueueWritePath.open({ redisUrl: cfg.redisUrl, name: queueName }) : undefined;
   const rc = redisCache(cfg.redisUrl, namespace, cfg.logger);
-  const server = await createServer({
+  const created = await createServer({
     ...cfg.server,
     logger: cfg.logger,
-    writes: queue,
+    writes: presenceAware(queue ?? sequencer, () => ({ version: created.version, engine: created.engine })),
     cache: cfg.server.cache === false ? false : { ...cfg.server.cache, ...rc },
   });
-  server.setEngine(await loadServingEngine(cfg.indexDir, cfg.engine));
-  const consumer = queue
-    ? startQueueConsumer({ redisUrl: cfg.redisUrl!, name: queueName }, new Sequencer((v, op) => server.applySequenced(v, op)))
-    : undefined;
+  server = created;
+  server.setEngine(engine, store?.version ?? 0);
+  if (store) {
+    registerStoreMetrics(created.metrics.registry, store);
+    scheduler = new SnapshotScheduler(
+      cfg.durability!.snapshot,
+      { snapshot: store.base.version, last: store.version, tailBytes: store.tailStats.bytes },
+      (v) => applier.barrier(() => engine.save(store.beginSnapshot(v), { meta: { version: v } })),
+      (v) => store.snapshotDone(v),
+      log,
+    );
+  }
+  const consumer = queue ? await startQueueConsumer({ redisUrl: cfg.redisUrl!, name: queueName }, sequencer) : undefined;
   await queue?.ready();
   const url = await server.listen(cfg.port, cfg.host);
-  cfg.logger.warn({ url, index: cfg.indexDir, writes: queue ? 'bullmq' : 'in-process' }, 'serving');
+  log.warn({ url, index: cfg.indexDir, data: store?.dataDir, version: server.version, writes: queue ? 'bullmq' : 'in-process' }, 'serving');
   const shutdown = onceSignal(async () => {
-    cfg.logger.warn('shutting down: finishing in-flight requests');
-    await server.close();
+    log.warn('shutting down: finishing in-flight requests');
+    await created.close();
     await consumer?.close();
+    // a last snapshot, so the next start replays nothing; the log already holds every acknowledged write
+    await scheduler?.stop(!walFailed);
+    await store?.close();
     rc?.redis.disconnect();
   });
   process.once('SIGTERM', shutdown);

@@ -7,6 +7,8 @@ import { tokenize } from './tokenize.ts';
  */
 export interface Analyzer {
   analyze(text: string): string[];
+  /** What the analyzer's memo holds now (entries, characters), where it has one. */
+  memoUsage?(): { entries: number; chars: number };
 }
 
 export interface AnalyzerOptions {
@@ -18,13 +20,28 @@ export interface AnalyzerOptions {
   minLength?: number;
   /** Entries in the stem memo before it is cleared. Default 200_000. */
   memoSize?: number;
+  /**
+   * Characters (words and their stems) in the stem memo before it is cleared: with `memoSize`, a bound on its bytes,
+   * whatever text the analyzer is given (unique long queries included). Default 2,000,000 (about 4 MB of strings).
+   */
+  memoChars?: number;
 }
+
+/**
+ * Only words up to this long are memoised; longer ones are stemmed every time. A token is a substring of the text it
+ * was cut from, and V8 keeps a substring of 13 characters or more as a view into that text (a sliced string): a memo
+ * entry for such a word would keep the whole text alive (a 4,096-character query per entry). Shorter substrings are
+ * copies, so the memo holds only its own characters. Most English words are shorter.
+ */
+const MEMO_MAX_WORD = 12;
 
 /** tokenize → drop stop words and short tokens → Porter stem (memoised). */
 export function createAnalyzer(opts: AnalyzerOptions = {}): Analyzer {
   const stem = opts.stem ?? true;
   const minLength = opts.minLength ?? 1;
   const memoSize = opts.memoSize ?? 200_000;
+  const memoChars = opts.memoChars ?? 2_000_000;
+  let chars = 0;
   const sw = opts.stopwords ?? true;
   const stop: ReadonlySet<string> =
     sw === true ? new Set(eng) : sw === false ? new Set() : new Set([...sw].map((w) => w.toLowerCase()));
@@ -33,14 +50,20 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): Analyzer {
   const stemOf = (word: string): string => {
     let s = memo.get(word);
     if (s === undefined) {
-      if (memo.size >= memoSize) memo.clear();
       s = stemmer(word);
+      if (word.length > MEMO_MAX_WORD) return s;
+      if (memo.size >= memoSize || chars + word.length + s.length > memoChars) {
+        memo.clear();
+        chars = 0;
+      }
       memo.set(word, s);
+      chars += word.length + s.length;
     }
     return s;
   };
 
   return {
+    memoUsage: () => ({ entries: memo.size, chars }),
     analyze(text: string): string[] {
       const tokens = tokenize(text);
       const out: string[] = [];

@@ -63,7 +63,20 @@ const TRIMMED = /\s/;
  * what `splitSentences` returns (trimmed, non-empty). For callers that keep offsets instead of copies.
  */
 export function sentenceSpans(text: string): number[] {
+  const steps = sentenceSpanSteps(text, Infinity);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * `sentenceSpans` in steps: the generator pauses (yields) after about every `stride` characters scanned and returns
+ * the same spans when done, so a caller splitting a long text can let other work run in between (the engine's ingest,
+ * shared/engine.ts). Default stride 8,192 characters.
+ */
+export function* sentenceSpanSteps(text: string, stride = 8_192): Generator<void, number[], void> {
   const out: number[] = [];
+  let pauseAt = stride;
   const n = text.length;
   let start = 0;
   const emit = (end: number) => {
@@ -75,6 +88,10 @@ export function sentenceSpans(text: string): number[] {
     start = end;
   };
   for (let i = 0; i < n; i++) {
+    if (i >= pauseAt) {
+      pauseAt = i + stride;
+      yield;
+    }
     const c = text[i];
     if (c === '\n') {
       // blank line: paragraph break

@@ -1,53 +1,96 @@
 /**
- * Cluster mode: a primary process and N workers (node:cluster) that each load the same saved index and share the
- * listening port. This file is what the primary (primary.ts) and the workers (worker.ts) say to each other.
+ * Cluster mode: a primary process and N workers (node:cluster), each worker serving HTTP from its own copy of the
+ * engine. This file is what the primary (primary.ts) and the workers (worker.ts) say to each other.
  *
- * Writes reach every worker, in one order, before they are acknowledged:
+ * Connections: the primary listens on the service's port and hands every accepted connection to the next serving
+ * worker ({conn} with the socket, kept open in the primary until the worker answers {conn-ok}). If the worker dies
+ * before it took the connection, the primary closes it: a client is never left with a connection nobody owns (with
+ * node:cluster's own round-robin, a connection in transit to a worker that died stayed open in the primary forever,
+ * CLOSE-WAIT, and its request was never answered). A connection the worker took dies with the worker: the client
+ * sees it closed (ECONNRESET), never a hang.
  *
- *   client ──POST──▶ worker A ──IPC {write}──▶ primary: Sequencer gives it version v, appends it to the op log,
- *                                              sends {apply v} to every live worker
+ * Writes reach every worker, in one order, durable before anyone applies them:
+ *
+ *   client ──POST──▶ worker A ──IPC {write}──▶ primary: Sequencer gives it version v, appends it to the write-ahead
+ *                                              log (fsync, group commit), then sends {apply v} to every live worker
  *   every worker: applies v to its engine (in version order), moves its cache to version v, answers {applied v}
  *   primary: once every live worker answered ──IPC {ack v}──▶ worker A ──200 {version: v}──▶ client
  *
- * With REDIS_URL the first hop is a BullMQ job instead (durable, ordered), consumed by a single BullMQ worker in the
- * primary that feeds the same Sequencer; the fan-out stays on IPC.
+ * With REDIS_URL the first hop is a BullMQ job instead, consumed by a single BullMQ worker in the primary that feeds
+ * the same Sequencer; the log and the fan-out stay in the primary.
  *
- * So when a client holds an acknowledgement for version v, every worker already answers at version ≥ v, and every
- * cache key (in-process or Redis) it builds names version ≥ v: nothing computed before the write can be served.
+ * A worker's life: it is forked with the base to load in its environment (the newest snapshot or the saved index,
+ * and its version; the primary keeps that base and the log after it until the worker has it). It loads it and says
+ * {loaded}; the primary answers {replay} with the writes after that version (and from then on sends it every
+ * {apply}); the worker applies them, listens and says {listening}, and from then on gets connections. A worker that
+ * cannot load says {fatal} with the reason before it exits.
  *
- * A worker's life: it loads the index and says {loaded}; the primary answers {replay} with every write so far (and
- * from then on sends it every {apply}); the worker applies them, listens and says {listening}. {metrics} asks the
- * primary for all workers' metrics (GET /metrics); {shutdown} asks a worker to close gracefully.
+ * Snapshots: the primary sends {snapshot v} to one worker right after {apply v}; the worker writes its engine at
+ * exactly version v (between applying v and v + 1) and answers {snapshotted v}. Metrics: a worker's GET /metrics
+ * sends {metrics}; the primary asks every serving worker for its figures ({metrics-req}, a short timeout each) and
+ * answers with those that replied, so /metrics works while a worker is being replaced. Shutdown: {drain} (stop
+ * accepting, finish in-flight requests, answer {drained}), then a last snapshot, then {exit}.
  */
-import type { ApplyOutcome, WriteAck, WriteOp } from '../writes.ts';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { ApplyOutcome, Presence, WriteAck, WriteOp } from '../writes.ts';
 
 /** Primary → worker. */
 export type ToWorker =
   | { t: 'replay'; ops: Array<[number, WriteOp]>; namespace: string }
   | { t: 'apply'; seq: number; op: WriteOp }
-  | { t: 'ack'; id: number; ack?: WriteAck; error?: string }
+  | { t: 'ack'; id: number; ack?: WriteAck; error?: string; status?: number }
   | { t: 'metrics'; id: number; text?: string; error?: string }
-  | { t: 'shutdown' };
+  | { t: 'metrics-req'; id: number }
+  | { t: 'snapshot'; version: number; dir: string }
+  | { t: 'conn'; id: number }
+  | { t: 'drain' }
+  | { t: 'exit' };
+
+export type WorkerMetrics = Array<MetricObjectWithValues<MetricValue<string>>>;
 
 /** Worker → primary. */
 export type ToPrimary =
-  | { t: 'loaded' }
+  | { t: 'loaded'; version: number }
   | { t: 'listening'; url: string }
-  | { t: 'write'; id: number; op: WriteOp }
+  | { t: 'fatal'; message: string }
+  | { t: 'write'; id: number; op: WriteOp; seen?: Presence }
   | { t: 'applied'; seq: number; outcome: ApplyOutcome }
-  | { t: 'metrics'; id: number };
+  | { t: 'metrics'; id: number }
+  | { t: 'metrics-data'; id: number; data?: WorkerMetrics; error?: string }
+  | { t: 'snapshotted'; version: number; error?: string }
+  | { t: 'conn-ok'; id: number }
+  | { t: 'drained' };
 
 /** True for anything shaped like one of our messages (node:cluster also carries its own internal ones). */
 export const isMessage = (m: unknown): m is { t: string } =>
   typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
 
-/** The environment a worker is forked with: the cluster's namespace (cache keys) and its write queue's name. */
-export function workerEnv(namespace: string, queueName: string): Record<string, string> {
-  return { RAG_CLUSTER_NAMESPACE: namespace, RAG_QUEUE_NAME: queueName };
+/** What a worker is forked with: the cluster's namespace (cache keys), its write queue, and the base it loads. */
+export interface WorkerEnv {
+  namespace: string;
+  queueName: string;
+  /** The saved engine to load: the newest snapshot, or the index. */
+  loadDir: string;
+  /** The index version that engine is at. */
+  loadVersion: number;
 }
 
-/** What `workerEnv` passed, read in the worker. */
-export function readWorkerEnv(): { namespace: string; queueName: string } {
+export function workerEnv(e: WorkerEnv): Record<string, string> {
+  return {
+    RAG_CLUSTER_NAMESPACE: e.namespace,
+    RAG_QUEUE_NAME: e.queueName,
+    RAG_LOAD_DIR: e.loadDir,
+    RAG_LOAD_VERSION: String(e.loadVersion),
+  };
+}
+
+/** What `workerEnv` passed, read in the worker (`indexDir` when started without a base, e.g. by hand). */
+export function readWorkerEnv(indexDir: string): WorkerEnv {
   const namespace = process.env.RAG_CLUSTER_NAMESPACE ?? 'default';
-  return { namespace, queueName: process.env.RAG_QUEUE_NAME ?? `rag-writes-${namespace}` };
+  return {
+    namespace,
+    queueName: process.env.RAG_QUEUE_NAME ?? `rag-writes-${namespace}`,
+    loadDir: process.env.RAG_LOAD_DIR || indexDir,
+    loadVersion: Number(process.env.RAG_LOAD_VERSION ?? 0),
+  };
 }

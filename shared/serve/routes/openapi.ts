@@ -13,8 +13,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       info: {
         title: 'rag-perf-lab engine',
         version: '1.0.0',
-        description: 'Hybrid (BM25 + dense) retrieval with cited extractive answers over a saved index.',
+        description:
+          'Hybrid (BM25 + dense) retrieval with cited extractive answers over a saved index. Writes need ' +
+          '`Authorization: Bearer <key>` with the write scope (npm run keys -- create --scope write).',
       },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (npm run keys)' } } },
     },
   });
   app.addSchema(errorSchema);

@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RetrievalMode } from '../../engine.ts';
 import type { MetadataFilter } from '../../retrieve/filter.ts';
 import { withDeadline } from '../deadline.ts';
-import { commonErrors, queryBody, queryResponse } from '../schemas.ts';
+import { keyedErrors, queryBody, queryResponse } from '../schemas.ts';
 import type { RouteContext } from './context.ts';
 
 interface QueryBody {
@@ -29,10 +29,12 @@ export function registerQueryRoute(app: FastifyInstance, ctx: RouteContext): voi
   app.post(
     '/v1/query',
     {
+      // open unless reads are keyed; counted in the read budget (access.ts)
+      config: { access: 'read', budget: 'read' },
       schema: {
         summary: 'Retrieve the top-k chunks for a query and a cited answer',
         body: queryBody,
-        response: { 200: queryResponse, ...commonErrors },
+        response: { 200: queryResponse, ...keyedErrors },
       },
     },
     async (request: FastifyRequest<{ Body: QueryBody }>, reply) => {
