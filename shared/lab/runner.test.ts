@@ -182,4 +182,14 @@ describe('runLesson', () => {
     expect(r.status).toBe('ok');
     expect(most, 'calls of one variant overlapped').toBe(1);
   });
+
+  it('pools a round of more samples than a function call can take as arguments', async () => {
+    // a do-nothing variant for 300 ms: far more than the ~120k arguments a spread into push() can take
+    const r = await runLesson(
+      defineLesson({ id: 't9/09', title: 't', headline: LATENCY, sizes: { quick: 1, full: 1 }, setup: () => 0, variants: { before: () => 0 } }),
+      { mode: 'quick', log: quiet, overrides: { ...fast, rounds: 1, time: 300 } },
+    );
+    expect(r.variants[0]).toMatchObject({ status: 'ok' });
+    expect(r.variants[0].stats!.samples).toBeGreaterThan(200_000);
+  });
 });
