@@ -106,6 +106,6 @@ export function formatWithError(value: number, error: number | undefined, unit: 
   if (error === undefined || !Number.isFinite(error)) return formatQuantity(value, unit);
   const { scale, label, sep } = unitScale(value, unit);
   const suffix = label ? `${sep}${label}` : '';
-  const v = scale === 1 && unit !== 'ms' && Number.isInteger(value) ? formatNumber(value) : sig3(value / scale);
+  const v = scale === 1 && unit !== 'ms' ? formatNumber(value) : sig3(value / scale);
   return `${v}${suffix} ± ${sig3(error / scale)}${suffix}`;
 }
