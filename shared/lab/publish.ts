@@ -7,8 +7,8 @@
 import type { LessonReference } from './reference.ts';
 import { commandsOf, type LessonResult, type RunResults } from './results.ts';
 import { headlineRows, headlineTitle, HEADLINE_HEADER, orderVariants, summaryLines, TABLE_HEADER, variantCells } from './lesson-table.ts';
-import { overviewHeader, overviewRows } from './report/model.ts';
-import { renderMarkdownTable } from '../util/table.ts';
+import { METRIC_HEADER, overviewHeader, overviewRows } from './report/model.ts';
+import { formatWithError, renderMarkdownTable } from '../util/table.ts';
 
 export class PublishError extends Error {
   constructor(message: string) {
@@ -54,6 +54,11 @@ export function lessonBlock(results: RunResults, l: LessonResult): string {
   out.push(renderMarkdownTable(TABLE_HEADER, orderVariants(l.variants).map((v) => variantCells(v, l.baseline, l.pairs)), ['l', 'r', 'r', 'r', 'r', 'r', 'r']));
   const lines = summaryLines(l);
   if (lines.length) out.push('', ...lines.map((s) => `- ${s}`));
+  const others = l.metrics.filter((m) => m.name !== h?.metric);
+  if (others.length) {
+    out.push('', '**Other figures from the same run**', '');
+    out.push(renderMarkdownTable(METRIC_HEADER, others.map((m) => [m.variant ?? '', m.name, formatWithError(m.value, m.error, m.unit), m.note ?? '']), ['l', 'l', 'r', 'l']));
+  }
   return out.join('\n');
 }
 
