@@ -5,8 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +12,7 @@ import { loadBrown } from '../corpus/brown.ts';
 import { createEngine } from '../engine.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 import { createKey } from './auth.ts';
+import { call as callServer, freePort } from './test-process.ts';
 
 let dir: string;
 let child: ChildProcess;
@@ -22,45 +21,9 @@ let output = '';
 /** Writes and GET /metrics need a key: one with every scope, in the server's keys file (access.test.ts tests access). */
 let auth: Record<string, string> = {};
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** One request on a fresh connection (no keep-alive), so consecutive calls can land on different workers. */
-function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      `${base}${path}`,
-      { method, agent: false, headers: { ...auth, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => {
-          let json: any;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, json, text });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const call = (method: string, path: string, body?: unknown) => callServer(base, method, path, body, { headers: auth });
 
-/** Until the primary logs "serving": every worker has loaded the index and listens. */
 async function waitServing(timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {

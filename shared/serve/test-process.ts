@@ -117,7 +117,13 @@ export class ServeProcess {
 }
 
 /** One request, on a fresh connection unless an agent is given. Rejects on a connection error or timeout. */
-export function call(base: string, method: string, path: string, body?: unknown, opts: { timeoutMs?: number; agent?: Agent } = {}): Promise<Reply> {
+export function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { timeoutMs?: number; agent?: Agent; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
@@ -125,7 +131,7 @@ export function call(base: string, method: string, path: string, body?: unknown,
       {
         method,
         agent: opts.agent ?? false,
-        headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
+        headers: { ...opts.headers, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
       },
       (res) => {
         let text = '';

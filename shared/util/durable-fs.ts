@@ -47,9 +47,9 @@ export async function fileChecksum(file: string): Promise<{ bytes: number; crc32
   }
 }
 
-/** fsync one file. */
-export async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r');
+/** fsync a file, or a directory (so renames and new files in it survive a crash). */
+export async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
     await fh.sync();
   } finally {
@@ -57,12 +57,8 @@ export async function fsyncFile(file: string): Promise<void> {
   }
 }
 
+/** fsync one file. */
+export const fsyncFile = fsyncPath;
+
 /** fsync a directory, so renames and new files in it survive a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+export const fsyncDir = fsyncPath;
