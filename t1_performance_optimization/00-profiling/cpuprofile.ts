@@ -179,3 +179,16 @@ export function formatTopFunctions(summary: ProfileSummary, top = 12): string {
       .trimEnd();
   return [line(head), line(width.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
+
+/** The top functions and the heaviest call path, as the lines the profiling commands print. */
+export function formatSummaryLines(summary: ProfileSummary, top = 12): string[] {
+  return [
+    `Top ${top} functions by self time (self = on top of the stack; total = anywhere on the stack):`,
+    '',
+    formatTopFunctions(summary, top),
+    '',
+    'Heaviest call path (each step: the callee with the most total time):',
+    '',
+    ...summary.hotPath.map((step, i) => `${(step.totalShare * 100).toFixed(1).padStart(5)}%  ${'  '.repeat(Math.min(i, 20))}${step.label}`),
+  ];
+}

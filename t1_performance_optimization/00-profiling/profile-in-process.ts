@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT } from '../../shared/util/paths.ts';
 import { fail, numberFlag, parseCli, runMain } from '../../shared/util/cli.ts';
-import { formatTopFunctions, summarizeCpuProfile, type CpuProfile } from './cpuprofile.ts';
+import { formatSummaryLines, summarizeCpuProfile, type CpuProfile } from './cpuprofile.ts';
 import { brownChunks, QUERIES } from './data.ts';
 import { collectSourceMaps, resolverOf } from './sourcemaps.ts';
 import { IMPLS, isImpl, loadImpl } from './workload.ts';
@@ -80,15 +80,7 @@ async function main(): Promise<void> {
   log(`${impl}.ts: ${chunks.length} chunks, ${queries} queries in ${(s.sampledMs / 1000).toFixed(2)} s sampled ` +
     `(${(s.sampledMs / queries).toFixed(3)} ms per query)`);
   log();
-  log(`Top ${top} functions by self time (self = on top of the stack; total = anywhere on the stack):`);
-  log();
-  log(formatTopFunctions(s, top));
-  log();
-  log('Heaviest call path (each step: the callee with the most total time):');
-  log();
-  for (const [i, step] of s.hotPath.entries()) {
-    log(`${(step.totalShare * 100).toFixed(1).padStart(5)}%  ${'  '.repeat(Math.min(i, 20))}${step.label}`);
-  }
+  for (const line of formatSummaryLines(s, top)) log(line);
 }
 
 if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'))) runMain(main);

@@ -15,7 +15,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from '../../shared/util/paths.ts';
 import { fail, numberFlag, parseCli, runMain } from '../../shared/util/cli.ts';
-import { formatTopFunctions, frameLabel, readCpuProfile, summarizeCpuProfile, type CpuProfile } from './cpuprofile.ts';
+import { formatSummaryLines, frameLabel, readCpuProfile, summarizeCpuProfile, type CpuProfile } from './cpuprofile.ts';
 import { createResolver, type Resolver } from './sourcemaps.ts';
 import { IMPLS, isImpl } from './workload.ts';
 
@@ -80,15 +80,7 @@ function printCpuProfile(file: string, profile: CpuProfile, top: number, resolve
   log(`profile: ${rel(file)}`);
   log(`${s.samples} samples, ${(s.sampledMs / 1000).toFixed(2)} s sampled (the whole process: start-up and loading too)`);
   log();
-  log(`Top ${top} functions by self time (self = on top of the stack; total = anywhere on the stack):`);
-  log();
-  log(formatTopFunctions(s, top));
-  log();
-  log('Heaviest call path (each step: the callee with the most total time):');
-  log();
-  for (const [i, step] of s.hotPath.entries()) {
-    log(`${(step.totalShare * 100).toFixed(1).padStart(5)}%  ${'  '.repeat(Math.min(i, 20))}${step.label}`);
-  }
+  for (const line of formatSummaryLines(s, top)) log(line);
 }
 
 /** The diagnosis clinic doctor embeds in its HTML: one verdict per resource and a category. */
