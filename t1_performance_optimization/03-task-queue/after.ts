@@ -116,12 +116,17 @@ export async function spawnApi(moduleUrl: string, ref: QueueRef): Promise<{ port
 }
 
 export async function startIngestService(opts: ServiceOptions): Promise<IngestService> {
+  return startQueueService(opts, import.meta.url);
+}
+
+/** The service with `startApi` of `apiModuleUrl` (this file, or a variant of it) running in the API process. */
+export async function startQueueService(opts: ServiceOptions, apiModuleUrl: string): Promise<IngestService> {
   const { engine } = opts;
   const hooks = opts.hooks ?? {};
   const attempts = opts.attempts ?? 5;
   const ref: QueueRef = { redisUrl: redisUrl(opts), name: uniqueQueueName(), attempts, backoffMs: opts.backoffMs ?? 50 };
   // The API process is slow to boot (Node, tsx, BullMQ): start it first, it needs nothing from this side but `ref`.
-  const starting = spawnApi(import.meta.url, ref);
+  const starting = spawnApi(apiModuleUrl, ref);
   starting.catch(() => {}); // awaited below; an early failure must not be an unhandled rejection meanwhile
   const connection = redisConnection(ref.redisUrl);
   const writes = new Map<string, number>();

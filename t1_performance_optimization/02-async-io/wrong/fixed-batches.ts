@@ -5,11 +5,14 @@
  * slots sit idle although files are waiting. Against a service with a latency tail, one slow call in a slice costs
  * the whole slice. A sliding window starts the next file the moment any call finishes.
  *
+ * What differs from after.ts: both functions (embedAll and embedStream), each cut into fixed slices; the types are
+ * after.ts's.
+ *
  * @rejected-with waited to start
  */
 import { concurrencyOf, embedFile, type EmbedClient, type Embedded, type EmbedOptions } from '../embed-file.ts';
 
-export type { EmbedClient, Embedded, EmbedOptions } from '../embed-file.ts';
+export type { EmbedClient, Embedded, EmbedOptions } from '../after.ts';
 
 /** Every file's vector, in the order of `files`, in slices of `concurrency` files. */
 export async function embedAll(files: string[], client: EmbedClient, opts: EmbedOptions = {}): Promise<Embedded[]> {

@@ -5,22 +5,14 @@
  * slow file early on, the whole corpus can end up in memory, which is what a stream was for avoiding. The bound that
  * keeps memory O(concurrency) counts files started and not yet handed to the consumer, not calls in flight.
  *
+ * What differs from after.ts: embedStream only; embedAll is after.ts's.
+ *
  * @rejected-with not yet yielded
  */
 import pLimit from 'p-limit';
 import { concurrencyOf, embedFile, type EmbedClient, type Embedded, type EmbedOptions } from '../embed-file.ts';
 
-export type { EmbedClient, Embedded, EmbedOptions } from '../embed-file.ts';
-
-/** Every file's vector, in the order of `files`, at most `concurrency` files in progress at once. */
-export async function embedAll(files: string[], client: EmbedClient, opts: EmbedOptions = {}): Promise<Embedded[]> {
-  const limit = pLimit(concurrencyOf(opts));
-  try {
-    return await Promise.all(files.map((file) => limit(() => embedFile(file, client))));
-  } finally {
-    limit.clearQueue();
-  }
-}
+export { embedAll, type EmbedClient, type Embedded, type EmbedOptions } from '../after.ts';
 
 /** Yields each file's vector in input order; at most `concurrency` calls in flight, results buffered behind the head. */
 export async function* embedStream(files: string[], client: EmbedClient, opts: EmbedOptions = {}): AsyncGenerator<Embedded> {

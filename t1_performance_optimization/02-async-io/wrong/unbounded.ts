@@ -5,11 +5,13 @@
  * every file's text is in memory at once, and sockets and file descriptors run out at a few thousand files.
  * `concurrency` is read and ignored.
  *
+ * What differs from after.ts: both functions (embedAll and embedStream), neither bounded; the types are after.ts's.
+ *
  * @rejected-with calls in flight, bound
  */
 import { concurrencyOf, embedFile, type EmbedClient, type Embedded, type EmbedOptions } from '../embed-file.ts';
 
-export type { EmbedClient, Embedded, EmbedOptions } from '../embed-file.ts';
+export type { EmbedClient, Embedded, EmbedOptions } from '../after.ts';
 
 /** Every file's vector, in the order of `files`: all files at once. */
 export async function embedAll(files: string[], client: EmbedClient, opts: EmbedOptions = {}): Promise<Embedded[]> {

@@ -5,113 +5,39 @@
  * Idempotent means the second write gives the same state as the first (an upsert that replaces), not "never write
  * twice".
  *
+ * What differs from after.ts: one line of the workers' `handleJob` (skip a document the index has), inside
+ * startQueueService; the API tier is after.ts's. `handleJob` is a closure inside startQueueService (it shares the
+ * service's hooks, counters and workers), so startQueueService is kept here as a copy with that one line changed.
+ *
  * @rejected-with the update was lost
  */
-import { fork } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Doc } from '../../../shared/types.ts';
 import {
-  closeServer,
-  readDoc,
   redisConnection,
   redisUrl,
-  sendError,
-  sendJson,
   sleep,
   TransientError,
   uniqueQueueName,
   type IngestService,
   type ServiceOptions,
 } from '../service.ts';
+import { PREFIX, spawnApi, type QueueRef } from '../after.ts';
 
-/** Key prefix of the lesson's queues in Redis (BullMQ's default is 'bull'). */
-export const PREFIX = 't1lab';
+export { PREFIX, spawnApi, startApi, type QueueRef } from '../after.ts';
 
-/** What the API process needs to know: where the queue is, and the retry policy to stamp on every job. */
-export interface QueueRef {
-  redisUrl: string;
-  name: string;
-  /** Attempts per job, first try included. */
-  attempts: number;
-  /** First retry delay, ms (doubles each retry). */
-  backoffMs: number;
+export function startIngestService(opts: ServiceOptions): Promise<IngestService> {
+  return startQueueService(opts, import.meta.url);
 }
 
-/**
- * The API tier: an HTTP server whose only work per request is validate + enqueue. Runs in its own process
- * (`api-process.ts` imports it from this file), so ingestion work in the workers never delays an answer.
- */
-export async function startApi(ref: QueueRef): Promise<{ port: number; close(): Promise<void> }> {
-  const queue = new Queue<Doc>(ref.name, {
-    connection: redisConnection(ref.redisUrl),
-    prefix: PREFIX,
-    // Job options are set by whoever ADDS the job: every job carries its retry policy into Redis.
-    defaultJobOptions: {
-      attempts: ref.attempts,
-      backoff: { type: 'exponential', delay: ref.backoffMs },
-      removeOnComplete: true,
-      removeOnFail: false, // a job that failed for good stays in Redis, to inspect and retry by hand
-    },
-  });
-  queue.on('error', () => {}); // connection errors surface as rejected add() calls → 500, and the client retries
-  const server = http.createServer(async (req, res) => {
-    try {
-      if (req.method !== 'POST' || req.url !== '/documents') {
-        sendJson(res, 404, { error: `no route ${req.method} ${req.url}` });
-        return;
-      }
-      const doc = await readDoc(req); // bad input is refused here, never enqueued
-      // BullMQ's own job id, one job per upload. A job id made from the document id would be deduplicated: BullMQ
-      // ignores an add whose id it still knows (waiting, running, or kept as failed), so an update uploaded while the
-      // earlier version is queued would be answered 202 and silently dropped.
-      const job = await queue.add('ingest', doc);
-      sendJson(res, 202, { id: doc.id, jobId: job.id });
-    } catch (err) {
-      sendError(res, err);
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    async close() {
-      await closeServer(server);
-      await queue.close();
-    },
-  };
-}
-
-/** Starts the API process for `moduleUrl` (this file, or exercise.ts) and resolves with its port. */
-export async function spawnApi(moduleUrl: string, ref: QueueRef): Promise<{ port: number; close(): Promise<void> }> {
-  const entry = fileURLToPath(new URL('../api-process.ts', import.meta.url));
-  const child = fork(entry, [moduleUrl, JSON.stringify(ref)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port?: number; error?: string }) => (m.port ? resolve(m.port) : reject(new Error(`API process: ${m.error}`))));
-    child.once('exit', (code) => reject(new Error(`API process exited with code ${code} before listening`)));
-  });
-  return {
-    port,
-    async close() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.send('close');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
-  };
-}
-
-export async function startIngestService(opts: ServiceOptions): Promise<IngestService> {
+/** after.ts's startQueueService, except for the first line of `handleJob`. */
+export async function startQueueService(opts: ServiceOptions, apiModuleUrl: string): Promise<IngestService> {
   const { engine } = opts;
   const hooks = opts.hooks ?? {};
   const attempts = opts.attempts ?? 5;
   const ref: QueueRef = { redisUrl: redisUrl(opts), name: uniqueQueueName(), attempts, backoffMs: opts.backoffMs ?? 50 };
   // The API process is slow to boot (Node, tsx, BullMQ): start it first, it needs nothing from this side but `ref`.
-  const starting = spawnApi(import.meta.url, ref);
+  const starting = spawnApi(apiModuleUrl, ref);
   starting.catch(() => {}); // awaited below; an early failure must not be an unhandled rejection meanwhile
   const connection = redisConnection(ref.redisUrl);
   const writes = new Map<string, number>();

@@ -5,6 +5,10 @@
  * before the sink has finished, it says so while the sink is still busy, so a slow sink never slows the chunker and
  * every batch of the corpus piles up in front of it. Backpressure stops at the indexer.
  *
+ * What differs from after.ts: the indexer's `write` (done() before the sink, no turn of the event loop). runPipeline
+ * builds its streams inside one function and after.ts exports none of them (exporting them would make exercise.ts
+ * export them too, and give the solution away), so runPipeline is kept here as a copy with that stream changed.
+ *
  * @rejected-with 491 chunks in flight, bound 90
  */
 import { Readable, Transform, Writable } from 'node:stream';

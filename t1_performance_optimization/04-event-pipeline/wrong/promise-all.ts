@@ -4,6 +4,9 @@
  * run concurrently". On one thread that concurrency is only the sink's waiting, and the price is that the whole
  * corpus (every chunk, every vector) is in flight before the first batch is through the sink. Nothing waits for room.
  *
+ * What differs from after.ts: all of runPipeline, its only function (no streams: chunk everything, then one
+ * Promise.all over the batches).
+ *
  * @rejected-with 491 chunks in flight, bound 90
  */
 import type { Chunk, Doc } from '../../../shared/types.ts';

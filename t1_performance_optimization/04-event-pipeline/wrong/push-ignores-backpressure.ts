@@ -5,6 +5,11 @@
  * whole corpus is already sitting in the chunker's buffer: a highWaterMark only bounds a stream whose producer
  * listens to it.
  *
+ * What differs from after.ts: the source and the chunker (one Readable that pushes every chunk at once, in place of
+ * Readable.from(docs) and the Transform). runPipeline builds its streams inside one function and after.ts exports none
+ * of them (exporting them would make exercise.ts export them too, and give the solution away), so runPipeline is kept
+ * here as a copy with those streams changed.
+ *
  * @rejected-with 491 chunks in flight, bound 90
  */
 import { Readable, Transform, Writable } from 'node:stream';

@@ -3,23 +3,21 @@
  * notes it (it stops listing it) and carries on with one worker fewer, for good: after two crashes there is nobody
  * left to answer, while the primary still holds the port and looks alive to whoever started it.
  *
+ * What differs from after.ts: the primary's exit handler, in runPrimary (a dead worker is noted, not replaced).
+ * The workers are after.ts's own (cluster runs after.ts in them, see runPrimary); runPrimary, which after.ts does not
+ * export, is written out here whole, and start() again only to launch this file as the primary.
+ *
  * @rejected-with died and the primary forked no replacement
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { StartOptions } from '../after.ts';
 import { envInt, isEntry, onShutdown, reportReady, serveControl, spawnServer, type ServerHandle } from '../spawn.ts';
 
-export type { ServerHandle } from '../spawn.ts';
+export type { ServerHandle, StartOptions } from '../after.ts';
 
-export interface StartOptions {
-  /** Brown documents to index (in every worker). Default 150. */
-  docs?: number;
-  /** Worker processes. Default: the cores this machine has, at least 2. */
-  workers?: number;
-}
-
-/** Start the cluster (primary + workers) as a child process; resolves when every worker is listening. */
+/** after.ts's start(), with this file as the primary. */
 export function start(opts: StartOptions = {}): Promise<ServerHandle> {
   return spawnServer(fileURLToPath(import.meta.url), {
     LAB06_DOCS: String(opts.docs ?? 150),
@@ -27,15 +25,14 @@ export function start(opts: StartOptions = {}): Promise<ServerHandle> {
   });
 }
 
-/** More restarts than this within RESTART_WINDOW_MS is a crash loop: stop replacing workers. */
-const MAX_RESTARTS = 10;
-const RESTART_WINDOW_MS = 30_000;
-/** How long a worker may take to finish its in-flight requests on shutdown before it is killed. */
+/** How long a worker may take to finish its in-flight requests on shutdown (as in after.ts). */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 type ToWorker = { t: 'shutdown' };
 
 function runPrimary(workers: number): void {
+  // the workers run after.ts itself (its runWorker): only the primary differs
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('../after.ts', import.meta.url)) });
   /** worker.id → pid, for workers that are listening. */
   const listening = new Map<number, number>();
   let ready = false;
@@ -75,21 +72,4 @@ function runPrimary(workers: number): void {
   });
 }
 
-async function runWorker(): Promise<void> {
-  // imported here, not at the top: the primary never serves, so it does not load the corpus and index code
-  const { buildIndex, createQueryServer } = await import('../app.ts');
-  const index = await buildIndex(envInt('LAB06_DOCS', 150));
-  const app = createQueryServer(index);
-  let closing: Promise<void> | undefined;
-  const close = () => (closing ??= app.close(SHUTDOWN_GRACE_MS));
-  process.on('message', (m: unknown) => {
-    if ((m as ToWorker | undefined)?.t === 'shutdown') void close().then(() => process.exit(0));
-  });
-  onShutdown(close);
-  await app.listen(0); // port 0 under cluster: every worker shares the one port the primary opened
-}
-
-if (isEntry(import.meta.url)) {
-  if (cluster.isPrimary) runPrimary(envInt('LAB06_WORKERS', 2));
-  else await runWorker();
-}
+if (isEntry(import.meta.url) && cluster.isPrimary) runPrimary(envInt('LAB06_WORKERS', 2));

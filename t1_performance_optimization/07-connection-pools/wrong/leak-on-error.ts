@@ -5,46 +5,15 @@
  * back. Nothing is slow until then, and everything stops after. A connection goes back on every path, errors
  * included. (The Redis and HTTP stores are the correct ones.)
  *
+ * What differs from after.ts: pgStore's `get` (connect, query, release, with no release on error); redisStore and
+ * httpStore are after.ts's.
+ *
  * @rejected-with a failed call never gave its connection back to the pool
  */
-import { Redis } from 'ioredis';
 import pg from 'pg';
-import { Pool } from 'undici';
+import type { ChunkRecord, ChunkStore, StoreOptions } from '../after.ts';
 
-import type { ChunkRecord, ChunkStore, StoreOptions } from '../types.ts';
-
-export type { ChunkRecord, ChunkStore, StoreOptions };
-
-/** Chunk records stored as JSON strings under `<keyPrefix><id>`. */
-export function redisStore(url: string, keyPrefix: string, opts: StoreOptions = {}): ChunkStore {
-  const redis = new Redis(url, { connectionName: opts.name ?? 'lab07', enableAutoPipelining: true, maxRetriesPerRequest: 1 });
-  return {
-    kind: 'redis',
-    async get(id) {
-      const json = await redis.get(keyPrefix + id);
-      return json === null ? null : (JSON.parse(json) as ChunkRecord);
-    },
-    close: async () => {
-      await redis.quit().catch(() => redis.disconnect());
-    },
-  };
-}
-
-/** GET <baseUrl>/chunks/<id>: 200 → record, 404 → null, anything else → Error. */
-export function httpStore(baseUrl: string, opts: StoreOptions = {}): ChunkStore {
-  const pool = new Pool(baseUrl, { connections: opts.max ?? 10, pipelining: 1 });
-  return {
-    kind: 'http',
-    async get(id) {
-      const res = await pool.request({ method: 'GET', path: `/chunks/${encodeURIComponent(id)}` });
-      const body = await res.body.text(); // always consume: the connection is free again only once the body is read
-      if (res.statusCode === 404) return null;
-      if (res.statusCode !== 200) throw new Error(`chunk service: GET /chunks/${id} answered ${res.statusCode}: ${body.slice(0, 200)}`);
-      return JSON.parse(body) as ChunkRecord;
-    },
-    close: () => pool.close(),
-  };
-}
+export { httpStore, redisStore, type ChunkRecord, type ChunkStore, type StoreOptions } from '../after.ts';
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 

@@ -2,59 +2,14 @@
  * Wrong (on purpose): rows normalised once and a fast dot product, but every score is wrapped in an object and all n
  * are sorted to keep k. The arithmetic got fast; the selection did not (O(n log n), n allocations per query).
  *
+ * What differs from after.ts: how search keeps the best k (a full sort instead of the bounded heap); the index, the
+ * normalisation and the dot product are after.ts's.
+ *
  * @rejected-with sorted all 2000 scores to keep 10
  */
-export interface Hit {
-  /** Position of the vector in the array given to `buildIndex`. */
-  index: number;
-  /** Cosine similarity in [-1, 1]; 0 when either vector is all zeros. */
-  score: number;
-}
+import { dotAt, writeNormalized, type Hit, type MatrixIndex } from '../after.ts';
 
-export interface MatrixIndex {
-  readonly n: number;
-  readonly dim: number;
-  /** n × dim, row-major, every non-zero row of unit length. */
-  readonly rows: Float32Array;
-}
-
-/** Copy `v` into `out` at `offset`, scaled to unit length (zero vectors stay zero). */
-export function writeNormalized(v: ArrayLike<number>, out: Float32Array | Float64Array, offset: number): void {
-  let ss = 0;
-  for (let j = 0; j < v.length; j++) ss += v[j] * v[j];
-  const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-  for (let j = 0; j < v.length; j++) out[offset + j] = v[j] * inv;
-}
-
-export function buildIndex(vectors: number[][]): MatrixIndex {
-  const n = vectors.length;
-  const dim = n > 0 ? vectors[0].length : 0;
-  const rows = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    const v = vectors[i];
-    if (v.length !== dim) throw new RangeError(`buildIndex: every vector must have ${dim} dimensions, got ${v.length}`);
-    writeNormalized(v, rows, i * dim);
-  }
-  return { n, dim, rows };
-}
-
-/** Dot product of row `rows[off .. off+dim)` with `q`, unrolled 4 ways. */
-export function dotAt(rows: Float32Array, off: number, q: Float64Array, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const end = dim - (dim & 3);
-  let j = 0;
-  for (; j < end; j += 4) {
-    s0 += rows[off + j] * q[j];
-    s1 += rows[off + j + 1] * q[j + 1];
-    s2 += rows[off + j + 2] * q[j + 2];
-    s3 += rows[off + j + 3] * q[j + 3];
-  }
-  for (; j < dim; j++) s0 += rows[off + j] * q[j];
-  return s0 + s1 + (s2 + s3);
-}
+export { buildIndex, dotAt, writeNormalized, type Hit, type MatrixIndex } from '../after.ts';
 
 /** The k vectors most similar to `query`, best first (ties: lower index first). */
 export function search(index: MatrixIndex, query: number[], k: number): Hit[] {

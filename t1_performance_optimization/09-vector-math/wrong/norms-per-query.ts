@@ -2,31 +2,15 @@
  * Wrong (on purpose): a bounded heap keeps the best k, but the rows are stored as given and every query computes the
  * norm of every row again (a square root per row per query) although the rows never change between queries.
  *
+ * What differs from after.ts: buildIndex (rows stored as given) and dotAt (after.ts's dot product divided by the row's
+ * norm, computed on every call); search is after.ts's, repeated here only so that it calls this dotAt.
+ *
  * @rejected-with norm per row on every query
  */
 import { TopK } from '../../../shared/util/topk.ts';
+import { dotAt as unitDotAt, writeNormalized, type Hit, type MatrixIndex } from '../after.ts';
 
-export interface Hit {
-  /** Position of the vector in the array given to `buildIndex`. */
-  index: number;
-  /** Cosine similarity in [-1, 1]; 0 when either vector is all zeros. */
-  score: number;
-}
-
-export interface MatrixIndex {
-  readonly n: number;
-  readonly dim: number;
-  /** n × dim, row-major: row i at offset i × dim. */
-  readonly rows: Float32Array;
-}
-
-/** Copy `v` into `out` at `offset`, scaled to unit length (zero vectors stay zero). */
-export function writeNormalized(v: ArrayLike<number>, out: Float32Array | Float64Array, offset: number): void {
-  let ss = 0;
-  for (let j = 0; j < v.length; j++) ss += v[j] * v[j];
-  const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-  for (let j = 0; j < v.length; j++) out[offset + j] = v[j] * inv;
-}
+export { writeNormalized, type Hit, type MatrixIndex } from '../after.ts';
 
 export function buildIndex(vectors: number[][]): MatrixIndex {
   const n = vectors.length;
@@ -40,25 +24,11 @@ export function buildIndex(vectors: number[][]): MatrixIndex {
   return { n, dim, rows };
 }
 
-/** Cosine of row `rows[off .. off+dim)` with the unit-length query `q`: the row's norm computed here. */
+/** Cosine of row `rows[off .. off+dim)` with the unit-length query `q`: the row's norm computed here, every call. */
 export function dotAt(rows: Float32Array, off: number, q: Float64Array, dim: number): number {
   let rr = 0;
   for (let j = 0; j < dim; j++) rr += rows[off + j] * rows[off + j];
-  if (rr === 0) return 0;
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const end = dim - (dim & 3);
-  let j = 0;
-  for (; j < end; j += 4) {
-    s0 += rows[off + j] * q[j];
-    s1 += rows[off + j + 1] * q[j + 1];
-    s2 += rows[off + j + 2] * q[j + 2];
-    s3 += rows[off + j + 3] * q[j + 3];
-  }
-  for (; j < dim; j++) s0 += rows[off + j] * q[j];
-  return (s0 + s1 + (s2 + s3)) / Math.sqrt(rr);
+  return rr === 0 ? 0 : unitDotAt(rows, off, q, dim) / Math.sqrt(rr);
 }
 
 /** The k vectors most similar to `query`, best first (ties: lower index first). */

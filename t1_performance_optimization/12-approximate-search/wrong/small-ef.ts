@@ -4,39 +4,18 @@
  * one true neighbour in ten: the list is what lets the walk get past a local optimum, and 10 is too short a list for
  * this data. (setEf still works: the floor is missed only at the defaults.)
  *
+ * What differs from after.ts: the default ef of buildIndex (K = 10 instead of DEFAULTS.ef); the graph and the search
+ * are after.ts's.
+ *
  * @rejected-with below the 0.95 floor
  */
-import { HnswIndex } from '../../../shared/index/hnsw.ts';
-import type { AnnIndex, AnnOptions, Hit } from '../before.ts';
+import { buildIndex as buildHnsw, type AnnIndex, type AnnOptions } from '../after.ts';
 
-export type { AnnIndex, AnnOptions, Hit } from '../before.ts';
-
-export const DEFAULTS = { ef: 64, M: 16, efConstruction: 100, seed: 100 } as const;
+export { DEFAULTS, type AnnIndex, type AnnOptions, type Hit } from '../after.ts';
 
 /** Results per query in this lesson: the candidate list only needs to hold them. */
 const K = 10;
 
 export function buildIndex(vectors: Float32Array[], opts: AnnOptions = {}): AnnIndex {
-  const dim = vectors[0]?.length ?? 1;
-  const index = new HnswIndex({
-    dim,
-    M: opts.M ?? DEFAULTS.M,
-    efConstruction: opts.efConstruction ?? DEFAULTS.efConstruction,
-    efSearch: opts.ef ?? K,
-    seed: opts.seed ?? DEFAULTS.seed,
-    initialCapacity: Math.max(1, vectors.length),
-  });
-  index.add(
-    vectors.map((_, i) => i),
-    vectors,
-  );
-  return {
-    kind: 'hnswlib',
-    get size() {
-      return index.size;
-    },
-    search: (query: Float32Array, k: number): Hit[] => index.search(query, k),
-    setEf: (ef: number) => index.setEfSearch(ef),
-    close() {},
-  };
+  return buildHnsw(vectors, { ...opts, ef: opts.ef ?? K });
 }
