@@ -159,4 +159,36 @@ describe('FlatIndex', () => {
     await other.save(join(dir, 'd8.idx'));
     await expect(idx.load(join(dir, 'd8.idx'))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
+
+  it('reuses its search buffers without one search seeing another: any order, any k, zero queries, nested searches', () => {
+    const vecs = randomVectors(300, 11);
+    const labels = vecs.map((_, i) => i);
+    const idx = new FlatIndex(DIM);
+    idx.add(labels, vecs);
+    const queries = randomVectors(6, 12);
+    // a zero query after a real one must score 0 everywhere (the reused query buffer is cleared)
+    idx.search(queries[0], 5);
+    expect(idx.search(new Float32Array(DIM), 3).map((h) => [h.label, h.score])).toEqual([[0, 0], [1, 0], [2, 0]]);
+    for (const [i, q] of queries.entries()) {
+      const k = [1, 50, 7, 300, 2, 9][i];
+      expectSameHits(idx.search(q, k), bruteForce(labels, vecs, q, k));
+      const among = [5, 250, 17, 5, 299, 100];
+      const unique = [...new Set(among)];
+      expectSameHits(idx.searchAmong(q, among, k), bruteForce(unique, unique.map((l) => vecs[l]), q, k));
+    }
+    // a filter that searches the same index from inside a search: both get what they would alone
+    const inner: ScoredLabel[][] = [];
+    const outer = idx.search(queries[1], 10, (label) => {
+      if (label % 100 === 0) inner.push(idx.search(queries[2], 4));
+      return label % 2 === 0;
+    });
+    expectSameHits(outer, bruteForce(labels, vecs, queries[1], 10, (l) => l % 2 === 0));
+    expect(inner).toHaveLength(3);
+    for (const hits of inner) expectSameHits(hits, bruteForce(labels, vecs, queries[2], 4));
+    // the hits a caller holds are its own
+    const held = idx.search(queries[3], 5);
+    const copy = held.map((h) => ({ ...h }));
+    idx.search(queries[4], 5);
+    expect(held).toEqual(copy);
+  });
 });

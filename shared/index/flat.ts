@@ -15,6 +15,10 @@ import { checkLabel } from './label.ts';
  *   (ties: lower label first). `searchAmong(query, labels, k)` scores only the given labels (a filter's few
  *   candidates) and returns exactly what `search` with a filter passing those labels returns.
  * - Labels are integers in [0, 2^31 - 1].
+ * - A search allocates only the hits it returns: the normalised query, the top-k heap and `searchAmong`'s row list
+ *   live in scratch buffers the index keeps and reuses from one search to the next (a search is synchronous; a
+ *   filter that searches the same index again from inside a search gets buffers of its own). Why, and what it
+ *   saves per query: t2_memory_storage_optimization/01-memory-pool.
  *
  * File format (`save`/`load`, little-endian, written to a temporary file and renamed into place):
  *
@@ -42,6 +46,12 @@ export class FlatIndex implements VectorIndex {
   private rowLabels: Int32Array;
   private readonly rowOf = new Map<number, number>();
   private n = 0;
+  // search scratch, reused by every search (see the class comment)
+  private readonly qScratch: Float32Array;
+  private readonly heap = new TopK(16);
+  private rowsScratch = new Int32Array(0);
+  /** A search is running: a nested one (from inside a filter) must not use the scratch. */
+  private searching = false;
 
   constructor(opts: FlatIndexOptions | number) {
     const o = typeof opts === 'number' ? { dim: opts } : opts;
@@ -50,6 +60,7 @@ export class FlatIndex implements VectorIndex {
     const cap = Math.max(1, o.initialCapacity ?? 1024);
     this.data = new Float32Array(cap * this.dim);
     this.rowLabels = new Int32Array(cap);
+    this.qScratch = new Float32Array(this.dim);
   }
 
   get size(): number {
@@ -149,7 +160,10 @@ export class FlatIndex implements VectorIndex {
     if (query.length !== this.dim) {
       throw new RagError('INVALID_INPUT', `FlatIndex.searchAmong: query has dim ${query.length}, index has dim ${this.dim}`);
     }
-    const rows = new Int32Array(labels.length);
+    // the row list in the scratch, grown at most to the index's capacity (a longer list gets an array of its own)
+    const scratch = !this.searching && labels.length <= this.rowLabels.length;
+    if (scratch && this.rowsScratch.length < labels.length) this.rowsScratch = new Int32Array(this.rowLabels.length);
+    const rows = scratch ? this.rowsScratch : new Int32Array(labels.length);
     let m = 0;
     for (let i = 0; i < labels.length; i++) {
       const r = this.rowOf.get(labels[i]);
@@ -166,16 +180,25 @@ export class FlatIndex implements VectorIndex {
 
   /** Scores every row (or the rows listed, ascending) that passes `filter`; the k best, best first. */
   private scan(query: Float32Array, kk: number, only: Int32Array | undefined, filter: LabelFilter | undefined): ScoredLabel[] {
+    // a search from inside a filter's callback (the outer one is still using the scratch) gets buffers of its own
+    if (this.searching) return this.scanWith(new Float32Array(this.dim), new TopK(kk), query, only, filter);
+    this.searching = true;
+    try {
+      return this.scanWith(this.qScratch, this.heap.reset(kk), query, only, filter);
+    } finally {
+      this.searching = false;
+    }
+  }
+
+  private scanWith(q: Float32Array, top: TopK, query: Float32Array, only: Int32Array | undefined, filter: LabelFilter | undefined): ScoredLabel[] {
     const dim = this.dim;
     // Normalise the query once (cosine); a zero query scores 0 everywhere.
     let qs = 0;
     for (let j = 0; j < dim; j++) qs += query[j] * query[j];
-    const q = new Float32Array(dim);
     if (qs > 0) {
       const inv = 1 / Math.sqrt(qs);
       for (let j = 0; j < dim; j++) q[j] = query[j] * inv;
-    }
-    const top = new TopK(kk);
+    } else q.fill(0);
     const data = this.data;
     const rl = this.rowLabels;
     const tail = dim & ~3;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fuse, reciprocalRankFusion, weightedScoreFusion } from './fusion.ts';
+import { mulberry32 } from '../util/random.ts';
+import { fuse, fuseTopK, reciprocalRankFusion, weightedScoreFusion, type FusionOptions } from './fusion.ts';
 
 const bm25 = [
   { label: 1, score: 9 },
@@ -51,5 +52,33 @@ describe('weighted score fusion', () => {
 describe('fuse', () => {
   it('defaults to RRF with k = 60', () => {
     expect(fuse([bm25, dense])).toEqual(reciprocalRankFusion([bm25, dense], 60));
+  });
+});
+
+describe('fuseTopK', () => {
+  /** A ranked list of `n` distinct labels from [0, space), scores on a coarse grid (so ties happen), best first. */
+  function list(rand: () => number, n: number, space: number) {
+    const labels = new Set<number>();
+    while (labels.size < n) labels.add(Math.floor(rand() * space));
+    return [...labels].map((label) => ({ label, score: Math.floor(rand() * 8) / 2 })).sort((a, b) => b.score - a.score);
+  }
+
+  it('returns exactly fuse(lists).slice(0, k), call after call, for both methods, any k and any number of lists', () => {
+    const rand = mulberry32(21);
+    const options: FusionOptions[] = [{}, { method: 'rrf', rrfK: 10, weights: [1, 0.5, 2] }, { method: 'weighted', weights: [1, 0.3] }, { method: 'weighted' }];
+    for (let trial = 0; trial < 60; trial++) {
+      const nLists = 1 + (trial % 3);
+      const lists = Array.from({ length: nLists }, () => list(rand, Math.floor(rand() * 120), 200 + Math.floor(rand() * 2000)));
+      const opts = options[trial % options.length];
+      const k = [1, 5, 10, 50, 1000][trial % 5];
+      expect(fuseTopK(lists, k, opts)).toEqual(fuse(lists, opts).slice(0, k));
+    }
+  });
+
+  it('handles empty input and rejects a bad k', () => {
+    expect(fuseTopK([], 5)).toEqual([]);
+    expect(fuseTopK([[], []], 5)).toEqual([]);
+    expect(fuseTopK([bm25, dense], 10)).toEqual(fuse([bm25, dense]));
+    expect(() => fuseTopK([bm25], 0)).toThrow(RangeError);
   });
 });

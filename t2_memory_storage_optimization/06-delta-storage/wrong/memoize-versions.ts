@@ -1,0 +1,46 @@
+/**
+ * Wrong (on purpose): after.ts's deltas and checkpoints, plus a cache of every version rebuilt or appended, so that a
+ * second read is free. The backend holds few bytes; the process holds a full copy of every version it has seen, which
+ * is the cost the delta store was built to avoid, moved from disk to memory.
+ *
+ * What differs from after.ts: a Map from docId@version to text in front of the store.
+ *
+ * @rejected-with in its own memory
+ */
+import { createDeltaStore } from '../../../shared/versions/delta-store.ts';
+import { dmpDiff } from '../../../shared/versions/diff.ts';
+import type { StoreOptions, VersionStore } from '../types.ts';
+
+export type { RecordBackend, StoreOptions, VersionStore } from '../types.ts';
+
+export const CHECKPOINT_EVERY = 16;
+
+class Memoized implements VersionStore {
+  private readonly cache = new Map<string, string>();
+  private readonly store: VersionStore;
+
+  constructor(opts: StoreOptions) {
+    this.store = createDeltaStore({ backend: opts.backend, checkpointEvery: opts.checkpointEvery ?? CHECKPOINT_EVERY, diff: dmpDiff });
+  }
+
+  append(docId: string, text: string): number {
+    const v = this.store.append(docId, text);
+    this.cache.set(`${docId}@${v}`, text);
+    return v;
+  }
+
+  get(docId: string, version: number): string {
+    const key = `${docId}@${version}`;
+    let text = this.cache.get(key);
+    if (text === undefined) this.cache.set(key, (text = this.store.get(docId, version)));
+    return text;
+  }
+
+  versions(docId: string): number {
+    return this.store.versions(docId);
+  }
+}
+
+export function createStore(opts: StoreOptions): VersionStore {
+  return new Memoized(opts);
+}
