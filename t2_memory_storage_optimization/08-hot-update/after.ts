@@ -1,0 +1,60 @@
+/**
+ * Hot update: the new index is built beside the one being served, and swapped in by replacing one reference.
+ *
+ * 1. **Build beside, in slices.** `update` builds a whole new engine from the new version while the old one keeps
+ *    answering. The engine's ingest works in slices of a few milliseconds and lets the event loop run between them
+ *    (shared/engine.ts, `ingestSliceMs`), so requests keep being answered during the build, a few ms late at most.
+ * 2. **One reference, swapped in one step.** What a request needs (the engine and the name of its version) lives in
+ *    one object, `live`, replaced whole by a single assignment once the new engine is complete. Between two
+ *    JavaScript statements nothing else runs, so no request can see a half-built index or a new version's name on
+ *    the old engine.
+ * 3. **Each request reads the reference once.** The handler takes `live` into a local at its start and uses only that
+ *    for the rest of the request, across every await. A request in flight at the swap finishes on the old engine and
+ *    says so; the old engine is garbage once the last such request is done (no explicit close, no reference count).
+ *
+ * Nothing is refused and the listener never closes. The price is memory: during an update two indexes are alive.
+ */
+import type { Engine } from '../../shared/engine.ts';
+import type { Doc } from '../../shared/types.ts';
+import { answer, buildEngine, createApp, listen, queryBodySchema, type HotService, type QueryBody, type ServiceOptions } from './service.ts';
+
+export type { HotService, QueryResponse, ServiceOptions } from './service.ts';
+
+interface Live {
+  readonly engine: Engine;
+  readonly version: string;
+}
+
+/** Serves `docs` as index version `version` on 127.0.0.1 (a free port unless `opts.port`). */
+export async function startService(docs: readonly Doc[], version: string, opts: ServiceOptions): Promise<HotService> {
+  let live: Live = { engine: await buildEngine(docs, opts), version };
+
+  const app = createApp();
+  app.post<{ Body: QueryBody }>('/query', { schema: { body: queryBodySchema } }, (req) => {
+    const { engine, version: v } = live; // read once: this request is answered from this engine, whatever happens next
+    return answer(engine, v, req.body.q, req.body.k ?? 10);
+  });
+  app.get('/healthz', async () => ({ version: live.version }));
+  const port = await listen(app, opts.port ?? 0);
+  let tail: Promise<unknown> = Promise.resolve();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get version() {
+      return live.version;
+    },
+    update(next, nextVersion) {
+      const run = async () => {
+        const engine = await buildEngine(next, opts); // beside the live one, in slices
+        live = { engine, version: nextVersion }; // the swap: one assignment
+      };
+      const p = tail.then(run, run);
+      tail = p.catch(() => {});
+      return p;
+    },
+    close: async () => {
+      await tail;
+      await app.close();
+    },
+  };
+}
