@@ -3,6 +3,7 @@
  * Behaviour only: status codes, messages, headers, freshness. No timing is asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { loadBrown } from '../corpus/brown.ts';
 import { createDefaultEmbedder } from '../embed/sif.ts';
@@ -145,6 +146,30 @@ describe('limits', () => {
     const r = await post(url, { query: 'word '.repeat(400) });
     expect(r.status).toBe(413);
     expect(r.json.message).toContain('1024');
+  });
+
+  it('reads off a refused body so a client still writing gets the 413, and the connection serves the next request', async () => {
+    const { url } = await start({ engine: await smallEngine(), bodyLimit: 65_536 });
+    const { port } = new URL(url);
+    const body = Buffer.from(JSON.stringify({ query: 'word '.repeat(40_000) })); // 200 kB, 3× the limit
+    const next = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+    const got = await new Promise<{ text: string; error?: string }>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if ((text.match(/HTTP\/1\.1 /g) ?? []).length >= 2 && /\r\n\r\n[^]*\r\n\r\n[^]*\}$/.test(text)) socket.end();
+      });
+      socket.on('error', (err) => resolve({ text, error: err.message }));
+      socket.on('close', () => resolve({ text }));
+      socket.write(`POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(body);
+      socket.write(next);
+    });
+    expect(got.error).toBeUndefined();
+    const statuses = [...got.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    expect(statuses).toEqual([413, 200]);
+    expect(got.text).not.toMatch(/connection: close/i);
   });
 
   it('answers 504 when a query passes its deadline', async () => {

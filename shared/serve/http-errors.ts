@@ -33,12 +33,15 @@ const STATUS_NAMES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',
+  409: 'Conflict',
   413: 'Payload Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  422: 'Unprocessable Entity',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
@@ -67,8 +70,25 @@ export function errorHandler(opts: { bodyLimit: number; metrics: Metrics }) {
     if (status >= 500 && status !== 504) request.log.error({ err, url: request.url }, 'request failed');
     if (status === 504) opts.metrics.deadline.inc();
     if (err instanceof HttpError) reply.headers(err.headers);
+    if (status === 413) readOffRefusedBody(request, reply, opts.bodyLimit * 4);
     reply.code(status).send(errorBody(status, status === 500 ? 'internal error' : message));
   };
+}
+
+/**
+ * A body refused with 413 is read and dropped (up to `cap` bytes in all) instead of the connection being closed
+ * under a client that is still writing it: closing with unread bytes makes the kernel reset the connection, and the
+ * client's write fails (EPIPE, ECONNRESET) before it has read the 413. Within the cap the connection stays open for
+ * the next request; a chunked body, or one declared larger than the cap, still has its connection closed.
+ * Slow senders are cut off by the request timeout as before.
+ */
+function readOffRefusedBody(request: FastifyRequest, reply: FastifyReply, cap: number): void {
+  const req = request.raw;
+  if (req.complete || req.destroyed) return;
+  const declared = Number(req.headers['content-length']);
+  if (!Number.isFinite(declared) || declared > cap) return; // chunked, or too large to read off: `connection: close` stays
+  reply.removeHeader('connection');
+  req.resume(); // the parser stops at the declared length; the request timeout bounds a slow one
 }
 
 /**
