@@ -65,30 +65,38 @@ export function httpStatusOf(err: ServedError, bodyLimit: number): { status: num
 
 /** The Fastify error handler: logs server faults (not deadlines), counts deadlines, sends the error body. */
 export function errorHandler(opts: { bodyLimit: number; metrics: Metrics }) {
-  return (err: ServedError, request: FastifyRequest, reply: FastifyReply): void => {
+  return (err: ServedError, request: FastifyRequest, reply: FastifyReply): void | Promise<void> => {
     const { status, message } = httpStatusOf(err, opts.bodyLimit);
     if (status >= 500 && status !== 504) request.log.error({ err, url: request.url }, 'request failed');
     if (status === 504) opts.metrics.deadline.inc();
     if (err instanceof HttpError) reply.headers(err.headers);
-    if (status === 413) readOffRefusedBody(request, reply, opts.bodyLimit * 4);
-    reply.code(status).send(errorBody(status, status === 500 ? 'internal error' : message));
+    const send = () => void reply.code(status).send(errorBody(status, status === 500 ? 'internal error' : message));
+    const reading = status === 413 ? readOffRefusedBody(request, reply, opts.bodyLimit * 4) : undefined;
+    if (reading) return reading.then(send);
+    send();
   };
 }
 
 /**
- * A body refused with 413 is read and dropped (up to `cap` bytes in all) instead of the connection being closed
- * under a client that is still writing it: closing with unread bytes makes the kernel reset the connection, and the
- * client's write fails (EPIPE, ECONNRESET) before it has read the 413. Within the cap the connection stays open for
- * the next request; a chunked body, or one declared larger than the cap, still has its connection closed.
- * Slow senders are cut off by the request timeout as before.
+ * A body refused with 413 is read to its end and dropped (when it declares at most `cap` bytes) before the answer
+ * goes out: a server that answers and closes while the client is still writing leaves unread bytes, the kernel resets
+ * the connection, and the client's write fails (EPIPE, ECONNRESET) before it has read the 413. The connection then
+ * stays open for the next request, unless the client asked to close it. A chunked body, or one declared larger than
+ * the cap, is answered at once and its connection closed (Fastify's `connection: close`). Slow senders are cut off by
+ * the request timeout as before. Undefined: answer now.
  */
-function readOffRefusedBody(request: FastifyRequest, reply: FastifyReply, cap: number): void {
+function readOffRefusedBody(request: FastifyRequest, reply: FastifyReply, cap: number): Promise<void> | undefined {
   const req = request.raw;
-  if (req.complete || req.destroyed) return;
+  if (req.complete || req.destroyed) return undefined;
   const declared = Number(req.headers['content-length']);
-  if (!Number.isFinite(declared) || declared > cap) return; // chunked, or too large to read off: `connection: close` stays
+  if (!Number.isFinite(declared) || declared > cap) return undefined;
   reply.removeHeader('connection');
-  req.resume(); // the parser stops at the declared length; the request timeout bounds a slow one
+  return new Promise((resolve) => {
+    req.once('end', resolve);
+    req.once('close', resolve);
+    req.once('error', resolve);
+    req.resume(); // the parser stops at the declared length
+  });
 }
 
 /**
