@@ -28,7 +28,6 @@ export interface Searcher {
 }
 
 export function createSearcher(postings: Postings): Searcher {
-  const { termIds, offsets, labels, tfs, weight, norm } = postings;
   // the query's working memory, allocated once: every query leaves the score buffer all zero again
   const scores = new Float32Array(postings.labelCount);
   const candidates = new Int32Array(postings.labelCount);
@@ -36,18 +35,7 @@ export function createSearcher(postings: Postings): Searcher {
   return {
     search(terms, k) {
       if (!Number.isInteger(k) || k <= 0) throw new RangeError(`search: k must be a positive integer, got ${k}`);
-      let n = 0;
-      for (const term of terms) {
-        const t = termIds.get(term);
-        if (t === undefined) continue;
-        const w = weight[t];
-        for (let i = offsets[t]; i < offsets[t + 1]; i++) {
-          const l = labels[i];
-          const tf = tfs[i];
-          if (scores[l] === 0) candidates[n++] = l;
-          scores[l] += (w * tf) / (tf + norm[l]);
-        }
-      }
+      const n = accumulate(postings, terms, scores, candidates);
       if (n === 0) return [];
       top.reset(Math.min(k, n));
       for (let i = 0; i < n; i++) top.push(candidates[i], scores[candidates[i]]);
@@ -56,4 +44,27 @@ export function createSearcher(postings: Postings): Searcher {
       return top.drain();
     },
   };
+}
+
+/**
+ * Adds the BM25 contribution of every posting of the query's terms to `scores` (a slot per label) and writes each
+ * label it scores for the first time (its slot was 0) to `candidates`, from index 0 on. Returns how many it wrote.
+ * Where the query has not scored yet, `scores` must be 0. A term repeated in the query counts once per occurrence;
+ * unknown terms are ignored.
+ */
+export function accumulate(postings: Postings, terms: readonly string[], scores: Float32Array, candidates: { [i: number]: number }): number {
+  const { termIds, offsets, labels, tfs, weight, norm } = postings;
+  let n = 0;
+  for (const term of terms) {
+    const t = termIds.get(term);
+    if (t === undefined) continue;
+    const w = weight[t];
+    for (let i = offsets[t]; i < offsets[t + 1]; i++) {
+      const l = labels[i];
+      const tf = tfs[i];
+      if (scores[l] === 0) candidates[n++] = l;
+      scores[l] += (w * tf) / (tf + norm[l]);
+    }
+  }
+  return n;
 }

@@ -59,9 +59,9 @@ export interface Searcher {
   close(): Promise<void>;
 }
 
-export async function openSearcher(corpus: Corpus, opts: SearchOptions): Promise<Searcher> {
+/** The collection split into `n` shards, one ShardWorker thread each, every one loaded with its part (steps 1 and 2). */
+export async function startShards(corpus: Corpus, n: number): Promise<ShardWorker[]> {
   const { texts, matrix, dim } = corpus;
-  const n = opts.shards;
   // 1. partition: label → shard by a hash of the label
   const parts = Array.from({ length: n }, () => [] as number[]);
   for (let label = 0; label < texts.length; label++) parts[shardOf(label, n)].push(label);
@@ -73,6 +73,12 @@ export async function openSearcher(corpus: Corpus, opts: SearchOptions): Promise
       return w.load({ labels, texts: parts[s].map((l) => texts[l]), vectors: { matrix, dim, rows: labels } });
     }),
   );
+  return workers;
+}
+
+export async function openSearcher(corpus: Corpus, opts: SearchOptions): Promise<Searcher> {
+  const n = opts.shards;
+  const workers = await startShards(corpus, n);
   // 3. the collection's statistics: every shard's N, lengths and document frequencies, summed
   const stats: CollectionStats = collectionStats(await Promise.all(workers.map((w) => w.termStats())));
 

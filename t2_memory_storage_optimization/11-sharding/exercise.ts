@@ -57,12 +57,18 @@ export interface Searcher {
   close(): Promise<void>;
 }
 
-export async function openSearcher(corpus: Corpus, _opts: SearchOptions): Promise<Searcher> {
+/** The collection split into `n` shards, one ShardWorker thread each, every one loaded with its part. */
+export async function startShards(corpus: Corpus, _n: number): Promise<ShardWorker[]> {
   const { texts, matrix, dim } = corpus;
-  // TODO: one thread holds the whole collection; split it into _opts.shards shards instead.
+  // TODO: one thread holds the whole collection; split it into _n shards instead.
   const labels = Int32Array.from(texts, (_, i) => i);
   const worker = await ShardWorker.start();
   await worker.load({ labels, texts, vectors: { matrix, dim, rows: labels } });
+  return [worker];
+}
+
+export async function openSearcher(corpus: Corpus, opts: SearchOptions): Promise<Searcher> {
+  const [worker] = await startShards(corpus, opts.shards);
 
   return {
     shards: 1,

@@ -4,16 +4,15 @@
  * reference to every scratch it ever made "for reuse". Nothing is reused, every query allocates as much as before.ts,
  * and none of it can be collected: the searcher's memory grows with every query.
  *
- * What differs from after.ts: the buffers come from `acquire()` per query, and the query never calls `release()`.
+ * What differs from after.ts: createSearcher takes its buffers from `acquire()` per query and never calls
+ * `release()`; the scoring (`accumulate`), the reset of the slots written and the types are after.ts's.
  *
  * @rejected-with held on to
  */
 import { TopK } from '../../../shared/util/topk.ts';
-import type { Searcher } from '../after.ts';
-import type { Postings } from '../data.ts';
+import { accumulate, type Postings, type Searcher } from '../after.ts';
 
-export type { Postings } from '../data.ts';
-export type { Searcher } from '../after.ts';
+export { accumulate, type Postings, type Searcher } from '../after.ts';
 
 interface Scratch {
   scores: Float32Array;
@@ -22,7 +21,6 @@ interface Scratch {
 }
 
 export function createSearcher(postings: Postings): Searcher {
-  const { termIds, offsets, labels, tfs, weight, norm } = postings;
   const free: Scratch[] = [];
   const all: Scratch[] = [];
   const acquire = (): Scratch => {
@@ -45,18 +43,7 @@ export function createSearcher(postings: Postings): Searcher {
     search(terms, k) {
       if (!Number.isInteger(k) || k <= 0) throw new RangeError(`search: k must be a positive integer, got ${k}`);
       const { scores, candidates, top } = acquire();
-      let n = 0;
-      for (const term of terms) {
-        const t = termIds.get(term);
-        if (t === undefined) continue;
-        const w = weight[t];
-        for (let i = offsets[t]; i < offsets[t + 1]; i++) {
-          const l = labels[i];
-          const tf = tfs[i];
-          if (scores[l] === 0) candidates[n++] = l;
-          scores[l] += (w * tf) / (tf + norm[l]);
-        }
-      }
+      const n = accumulate(postings, terms, scores, candidates);
       if (n === 0) return [];
       top.reset(Math.min(k, n));
       for (let i = 0; i < n; i++) top.push(candidates[i], scores[candidates[i]]);

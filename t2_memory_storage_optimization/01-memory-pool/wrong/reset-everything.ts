@@ -4,19 +4,17 @@
  * the label space, however few documents it touched: the same memory traffic as the zeroed buffer the allocation
  * used to hand it, paid on every query.
  *
- * What differs from after.ts: the reset (the whole buffer before scoring instead of the slots the query wrote).
+ * What differs from after.ts: createSearcher's reset (the whole buffer before scoring instead of the slots the query
+ * wrote); the scoring (`accumulate`) and the types are after.ts's.
  *
  * @rejected-with score slots reset per query
  */
 import { TopK } from '../../../shared/util/topk.ts';
-import type { Searcher } from '../after.ts';
-import type { Postings } from '../data.ts';
+import { accumulate, type Postings, type Searcher } from '../after.ts';
 
-export type { Postings } from '../data.ts';
-export type { Searcher } from '../after.ts';
+export { accumulate, type Postings, type Searcher } from '../after.ts';
 
 export function createSearcher(postings: Postings): Searcher {
-  const { termIds, offsets, labels, tfs, weight, norm } = postings;
   const scores = new Float32Array(postings.labelCount);
   const candidates = new Int32Array(postings.labelCount);
   const top = new TopK(16, { ties: 'lower-label' });
@@ -24,18 +22,7 @@ export function createSearcher(postings: Postings): Searcher {
     search(terms, k) {
       if (!Number.isInteger(k) || k <= 0) throw new RangeError(`search: k must be a positive integer, got ${k}`);
       scores.fill(0);
-      let n = 0;
-      for (const term of terms) {
-        const t = termIds.get(term);
-        if (t === undefined) continue;
-        const w = weight[t];
-        for (let i = offsets[t]; i < offsets[t + 1]; i++) {
-          const l = labels[i];
-          const tf = tfs[i];
-          if (scores[l] === 0) candidates[n++] = l;
-          scores[l] += (w * tf) / (tf + norm[l]);
-        }
-      }
+      const n = accumulate(postings, terms, scores, candidates);
       if (n === 0) return [];
       top.reset(Math.min(k, n));
       for (let i = 0; i < n; i++) top.push(candidates[i], scores[candidates[i]]);

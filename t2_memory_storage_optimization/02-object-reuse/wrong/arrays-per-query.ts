@@ -5,24 +5,17 @@
  * malloc and a free outside the JS heap.
  *
  * What differs from after.ts: `reserve` allocates new arrays on every call instead of keeping the largest so far.
+ * after.ts is the engine's `fuseTopK`, whose candidate table (`CandidateTable` in shared/retrieve/fusion.ts) is
+ * private to that module and allocates inside its own fuse, so there is no seam to swap `reserve` through: the table
+ * is kept here whole, as a fuser, with that one method changed.
  *
  * @rejected-with parallel arrays made per query
  */
-import type { FusedLabel, FusionOptions } from '../../../shared/retrieve/fusion.ts';
 import type { ScoredLabel } from '../../../shared/types.ts';
 import { TopK } from '../../../shared/util/topk.ts';
+import type { FusedLabel, FusionOptions, Fuser } from '../after.ts';
 
-export type { FusedLabel, FusionOptions } from '../../../shared/retrieve/fusion.ts';
-
-export interface Fuser {
-  /**
-   * The k best labels over the ranked `lists` (each best first), fused by the fuser's method: 'rrf' adds
-   * w / (rrfK + rank) per list a label is in; 'weighted' min-max normalises each list's scores to [0, 1] and adds
-   * w × that. Best first, equal scores lower label first; `sources[i]` is the label's score in list i (undefined
-   * when it is not in it). The lists are read, never changed. Throws a RangeError when k is not a positive integer.
-   */
-  fuse(lists: readonly (readonly ScoredLabel[])[], k: number): FusedLabel[];
-}
+export type { FusedLabel, FusionOptions, Fuser } from '../after.ts';
 
 /** Defaults as the engine's `fuse`: RRF with rrfK = 60, every list weighing 1. */
 export function createFuser(opts: FusionOptions = {}): Fuser {

@@ -3,17 +3,16 @@
  * t1_performance_optimization/09-vector-math), but every candidate is still an object with a sources array, kept in a
  * Map. Selection got cheaper; the allocation per candidate, the lesson's point, is all still there.
  *
- * What differs from after.ts: the candidates are objects in a Map (before.ts's), only the selection is after.ts's.
+ * What differs from after.ts: createFuser, its only function: the candidates are objects in a Map (before.ts's), only
+ * the selection (the `TopK` heap) is after.ts's.
  *
  * @rejected-with bytes allocated per candidate
  */
-import type { FusedLabel, FusionOptions } from '../../../shared/retrieve/fusion.ts';
 import type { ScoredLabel } from '../../../shared/types.ts';
 import { TopK } from '../../../shared/util/topk.ts';
-import type { Fuser } from '../after.ts';
+import type { FusedLabel, FusionOptions, Fuser } from '../after.ts';
 
-export type { FusedLabel, FusionOptions } from '../../../shared/retrieve/fusion.ts';
-export type { Fuser } from '../after.ts';
+export type { FusedLabel, FusionOptions, Fuser } from '../after.ts';
 
 export function createFuser(opts: FusionOptions = {}): Fuser {
   const method = opts.method ?? 'rrf';

@@ -4,146 +4,32 @@
  * returned last time are the same objects: a caller still holding them (a response being serialised, a cache entry,
  * the previous page of results) sees them change under it.
  *
- * What differs from after.ts: the hits returned are the fuser's own reused objects in its own reused array.
+ * What differs from after.ts: what `fuse` returns, the fuser's own reused array of reused hit objects, rewritten with
+ * after.ts's hits. (A learner would write the slots straight into them and allocate nothing; copying after.ts's
+ * fresh hits in keeps this file to the mistake, and the caller sees the same thing: its hits change.)
  *
  * @rejected-with changed when the next fusion ran
  */
-import type { FusedLabel, FusionOptions } from '../../../shared/retrieve/fusion.ts';
-import type { ScoredLabel } from '../../../shared/types.ts';
-import { TopK } from '../../../shared/util/topk.ts';
+import { createFuser as createAfter, type FusedLabel, type FusionOptions, type Fuser } from '../after.ts';
 
-export type { FusedLabel, FusionOptions } from '../../../shared/retrieve/fusion.ts';
+export type { FusedLabel, FusionOptions, Fuser } from '../after.ts';
 
-export interface Fuser {
-  /**
-   * The k best labels over the ranked `lists` (each best first), fused by the fuser's method: 'rrf' adds
-   * w / (rrfK + rank) per list a label is in; 'weighted' min-max normalises each list's scores to [0, 1] and adds
-   * w × that. Best first, equal scores lower label first; `sources[i]` is the label's score in list i (undefined
-   * when it is not in it). The lists are read, never changed. Throws a RangeError when k is not a positive integer.
-   */
-  fuse(lists: readonly (readonly ScoredLabel[])[], k: number): FusedLabel[];
-}
-
-/** Defaults as the engine's `fuse`: RRF with rrfK = 60, every list weighing 1. */
 export function createFuser(opts: FusionOptions = {}): Fuser {
-  return new SoaFuser(opts);
-}
-
-class SoaFuser implements Fuser {
-  private readonly rrf: boolean;
-  private readonly rrfK: number;
-  private readonly weights: readonly number[] | undefined;
-  /** Slots (candidates) the arrays hold, and lists per slot. */
-  private cap = 0;
-  private lists = 0;
-  private slotLabel = new Int32Array(0);
-  private slotScore = new Float64Array(0);
-  /** slot × lists + list → that list's score for the slot's label (valid where slotHas is 1). */
-  private slotSource = new Float64Array(0);
-  private slotHas = new Uint8Array(0);
-  /** Hash table: slot + 1 per entry, 0 = empty. Length 2^bits, at least twice `cap`. */
-  private table = new Int32Array(0);
-  private bits = 0;
-  /** Where each slot's entry sits in the table, so a query empties exactly the entries it filled. */
-  private slotAt = new Int32Array(0);
-  private readonly top = new TopK(16, { ties: 'lower-label' });
-  private topLabels = new Int32Array(0);
-  private topScores = new Float64Array(0);
+  const fuser = createAfter(opts);
   /** The answer, reused: one array and one hit object per place, rewritten by every fusion. */
-  private readonly hits: FusedLabel[] = [];
-
-  constructor(opts: FusionOptions) {
-    this.rrf = (opts.method ?? 'rrf') === 'rrf';
-    this.rrfK = opts.rrfK ?? 60;
-    this.weights = opts.weights;
-  }
-
-  fuse(lists: readonly (readonly ScoredLabel[])[], k: number): FusedLabel[] {
-    if (!Number.isInteger(k) || k <= 0) throw new RangeError(`fuse: k must be a positive integer, got ${k}`);
-    const L = lists.length;
-    let total = 0;
-    for (let li = 0; li < L; li++) total += lists[li].length;
-    if (total === 0) return [];
-    this.reserve(total, L);
-    const { slotLabel, slotScore, slotSource, slotHas, slotAt, table } = this;
-    const mask = table.length - 1;
-    const shift = 32 - this.bits;
-    let m = 0;
-    for (let li = 0; li < L; li++) {
-      const list = lists[li];
-      const n = list.length;
-      if (n === 0) continue;
-      const w = this.weights?.[li] ?? 1;
-      let min = Infinity;
-      let max = -Infinity;
-      if (!this.rrf) {
-        for (let r = 0; r < n; r++) {
-          const s = list[r].score;
-          if (s < min) min = s;
-          if (s > max) max = s;
-        }
-      }
-      const span = max - min;
-      for (let r = 0; r < n; r++) {
-        const hit = list[r];
-        const label = hit.label;
-        // find the label's slot, or take the next free one
-        let h = Math.imul(label, 0x9e3779b1) >>> shift;
-        let s = table[h] - 1;
-        while (s >= 0 && slotLabel[s] !== label) {
-          h = (h + 1) & mask;
-          s = table[h] - 1;
-        }
-        if (s < 0) {
-          s = m++;
-          table[h] = s + 1;
-          slotAt[s] = h;
-          slotLabel[s] = label;
-          slotScore[s] = 0;
-          for (let j = s * L; j < s * L + L; j++) slotHas[j] = 0;
-        }
-        slotScore[s] += this.rrf ? w / (this.rrfK + r + 1) : w * (span > 0 ? (hit.score - min) / span : 1);
-        slotSource[s * L + li] = hit.score;
-        slotHas[s * L + li] = 1;
-      }
-    }
-    // the k best slots, best first, into parallel arrays; then the only objects of the query: its answer
-    const top = this.top.reset(Math.min(k, m));
-    for (let s = 0; s < m; s++) top.push(slotLabel[s], slotScore[s]);
-    const n = top.drainInto(this.topLabels, this.topScores);
-    const out = this.hits;
-    out.length = n;
-    for (let i = 0; i < n; i++) {
-      const label = this.topLabels[i];
-      let h = Math.imul(label, 0x9e3779b1) >>> shift;
-      while (slotLabel[table[h] - 1] !== label) h = (h + 1) & mask;
-      const s = table[h] - 1;
-      const hit = (out[i] ??= { label: 0, score: 0, sources: [] });
-      hit.label = label;
-      hit.score = this.topScores[i];
-      hit.sources.length = L;
-      for (let li = 0; li < L; li++) hit.sources[li] = slotHas[s * L + li] === 1 ? slotSource[s * L + li] : undefined;
-    }
-    // empty the entries this query filled, for the next query
-    for (let i = 0; i < m; i++) table[slotAt[i]] = 0;
-    return out;
-  }
-
-  /** Room for `candidates` slots of `lists` lists; grows (doubling) only past the largest query so far. */
-  private reserve(candidates: number, lists: number): void {
-    if (candidates <= this.cap && lists === this.lists) return;
-    let cap = Math.max(this.cap, 64);
-    while (cap < candidates) cap *= 2;
-    this.cap = cap;
-    this.lists = lists;
-    this.slotLabel = new Int32Array(cap);
-    this.slotScore = new Float64Array(cap);
-    this.slotSource = new Float64Array(cap * lists);
-    this.slotHas = new Uint8Array(cap * lists);
-    this.bits = 31 - Math.clz32(cap * 2);
-    this.table = new Int32Array(cap * 2);
-    this.slotAt = new Int32Array(cap);
-    this.topLabels = new Int32Array(cap);
-    this.topScores = new Float64Array(cap);
-  }
+  const hits: FusedLabel[] = [];
+  return {
+    fuse(lists, k) {
+      const fresh = fuser.fuse(lists, k);
+      hits.length = fresh.length;
+      fresh.forEach((f, i) => {
+        const hit = (hits[i] ??= { label: 0, score: 0, sources: [] });
+        hit.label = f.label;
+        hit.score = f.score;
+        hit.sources.length = 0;
+        hit.sources.push(...f.sources);
+      });
+      return hits;
+    },
+  };
 }

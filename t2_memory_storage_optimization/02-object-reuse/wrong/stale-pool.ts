@@ -4,18 +4,16 @@
  * object is only partly reset: its score is set back to zero, its `sources` are not. A label that is in only one
  * list now shows the other list's score from whatever candidate last used that object.
  *
- * What differs from after.ts: candidates are pooled objects instead of slots in parallel arrays, and their `sources`
- * are not cleared when they are reused.
+ * What differs from after.ts: createFuser, its only function: candidates are pooled objects instead of slots in
+ * parallel arrays, and their `sources` are not cleared when they are reused; the types are after.ts's.
  *
  * @rejected-with sources from an earlier fusion
  */
-import type { FusedLabel, FusionOptions } from '../../../shared/retrieve/fusion.ts';
 import type { ScoredLabel } from '../../../shared/types.ts';
 import { TopK } from '../../../shared/util/topk.ts';
-import type { Fuser } from '../after.ts';
+import type { FusedLabel, FusionOptions, Fuser } from '../after.ts';
 
-export type { FusedLabel, FusionOptions } from '../../../shared/retrieve/fusion.ts';
-export type { Fuser } from '../after.ts';
+export type { FusedLabel, FusionOptions, Fuser } from '../after.ts';
 
 export function createFuser(opts: FusionOptions = {}): Fuser {
   const rrf = (opts.method ?? 'rrf') === 'rrf';

@@ -3,6 +3,13 @@
  * the cache is capped at 5,000 entries, dropping the oldest. But a cap in entries is not a cap in memory: an entry
  * here is a body of five chunks with their text (about 7 KB), so 5,000 of them are about 35 MB per process, and the
  * `cacheBytes` the server was started with is ignored.
+ *
+ * What differs from after.ts: the results cache (a Map capped at 5,000 entries, cleared by the one listener,
+ * instead of the engine's byte-capped ResultsCache moved to a new version).
+ * after.ts builds its cache, its listener and its op log inside startServer and exports none of them (exporting
+ * them would make exercise.ts export them too, and give the solution away), and a request never leaves its server
+ * for a wrapper to see, so startServer is kept here as a copy with that part changed.
+ *
  * @rejected-with the results cache holds
  */
 import { EventEmitter } from 'node:events';

@@ -2,6 +2,12 @@
  * Wrong: the cache and its invalidation are fixed (the engine's byte-capped ResultsCache, one listener that moves it
  * to a new version), but the op log still keeps every operation: small entries, so the heap check barely notices
  * them at first, and /stats sorts the whole history on every call. A day of traffic is millions of entries.
+ *
+ * What differs from after.ts: the op log (an array of every operation instead of the ring).
+ * after.ts builds its cache, its listener and its op log inside startServer and exports none of them (exporting
+ * them would make exercise.ts export them too, and give the solution away), and a request never leaves its server
+ * for a wrapper to see, so startServer is kept here as a copy with that part changed.
+ *
  * @rejected-with operations in the op log
  */
 import { EventEmitter } from 'node:events';

@@ -3,6 +3,13 @@
  * own listener, now with `once`, to drop its entry on the next update. `once` removes a listener when the event
  * fires: until the next update, which may be hours away, they pile up one per unique query, each holding its
  * closure, and outlive the entries they were for.
+ *
+ * What differs from after.ts: invalidation (an LRU in bytes, lru-cache's, each entry with a `once` listener that
+ * deletes it, instead of one listener that moves the engine's ResultsCache to a new version).
+ * after.ts builds its cache, its listener and its op log inside startServer and exports none of them (exporting
+ * them would make exercise.ts export them too, and give the solution away), and a request never leaves its server
+ * for a wrapper to see, so startServer is kept here as a copy with that part changed.
+ *
  * @rejected-with 'update' listeners on the server's events
  */
 import { EventEmitter } from 'node:events';

@@ -14,7 +14,7 @@
 import type { Chunk, Doc } from '../../../shared/types.ts';
 import { chunksOf, emptyIndex, indexChunks, latestVersions, removeChunks, type CorpusIndex, type IndexDeps } from '../corpus-index.ts';
 
-export { search, type CorpusIndex, type Hit, type IndexDeps, type SearchMode } from '../corpus-index.ts';
+export { search, type CorpusIndex, type Hit, type IndexDeps, type SearchMode } from '../after.ts';
 
 export async function buildIndex(docs: readonly Doc[], deps: IndexDeps): Promise<CorpusIndex> {
   return updateIndex(emptyIndex(deps), docs);

@@ -4,52 +4,31 @@
  * re-indexed whole: every one of its chunks analysed and embedded again, although an edit in one paragraph of a long
  * document leaves most of its chunks exactly as they were.
  *
- * What differs from after.ts: a changed document's old chunks are all removed and all its new chunks indexed (no
- * pairing of old and new chunks by their indexed text). after.ts keeps its bookkeeping inside updateIndex and
- * exports none of it (exporting it would make exercise.ts export it too, and give the solution away), so the update
- * is kept here as a copy with that part changed.
+ * What differs from after.ts: updateIndex takes a changed document out whole and puts it back whole (no pairing of
+ * its old and new chunks by their indexed text). Written as two of after.ts's updates: the first without the changed
+ * documents (their chunks are removed), the second with them (all their chunks are new again).
  *
  * @rejected-with chunks embedded for an edit that changed
  */
 import { diffDocuments } from '../../../shared/corpus/diff.ts';
-import type { Chunk, Doc } from '../../../shared/types.ts';
-import { chunksOf, emptyIndex, indexChunks, removeChunks, type CorpusIndex, type IndexDeps } from '../corpus-index.ts';
+import type { Doc } from '../../../shared/types.ts';
+import { updateIndex as updateAfter, type CorpusIndex, type IndexDeps } from '../after.ts';
+import { emptyIndex, latestVersions } from '../corpus-index.ts';
 
-export { search, type CorpusIndex, type Hit, type IndexDeps, type SearchMode } from '../corpus-index.ts';
+export { search, type CorpusIndex, type Hit, type IndexDeps, type SearchMode } from '../after.ts';
 
-interface Known {
-  fingerprints: Map<string, string>;
-  labels: Map<string, number[]>;
-}
-
-const knownByIndex = new WeakMap<CorpusIndex, Known>();
+/** Per index, the fingerprints of the version it holds. */
+const fingerprintsOf = new WeakMap<CorpusIndex, Map<string, string>>();
 
 export async function buildIndex(docs: readonly Doc[], deps: IndexDeps): Promise<CorpusIndex> {
   return updateIndex(emptyIndex(deps), docs);
 }
 
 export async function updateIndex(index: CorpusIndex, docs: readonly Doc[]): Promise<CorpusIndex> {
-  let known = knownByIndex.get(index);
-  if (known === undefined) knownByIndex.set(index, (known = { fingerprints: new Map(), labels: new Map() }));
-  const diff = diffDocuments(known.fingerprints, docs);
-  for (const id of diff.removed) {
-    removeChunks(index, known.labels.get(id) ?? []);
-    known.labels.delete(id);
-  }
-  const fresh: Chunk[] = [];
-  const owners: Array<{ labels: number[]; at: number }> = [];
-  for (const doc of [...diff.changed, ...diff.added]) {
-    removeChunks(index, known.labels.get(doc.id) ?? []);
-    const next = chunksOf(index, doc);
-    const labels = new Array<number>(next.length);
-    next.forEach((chunk, n) => {
-      fresh.push(chunk);
-      owners.push({ labels, at: n });
-    });
-    known.labels.set(doc.id, labels);
-  }
-  const labels = await indexChunks(index, fresh);
-  labels.forEach((label, i) => (owners[i].labels[owners[i].at] = label));
-  known.fingerprints = diff.fingerprints;
+  const diff = diffDocuments(fingerprintsOf.get(index) ?? new Map(), docs);
+  const changed = new Set(diff.changed.map((d) => d.id));
+  if (changed.size > 0) await updateAfter(index, latestVersions(docs).filter((d) => !changed.has(d.id)));
+  await updateAfter(index, docs);
+  fingerprintsOf.set(index, diff.fingerprints);
   return index;
 }

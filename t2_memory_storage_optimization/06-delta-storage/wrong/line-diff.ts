@@ -9,11 +9,9 @@
  */
 import { createDeltaStore } from '../../../shared/versions/delta-store.ts';
 import { lineDiff } from '../../../shared/versions/diff.ts';
-import type { StoreOptions, VersionStore } from '../types.ts';
+import { CHECKPOINT_EVERY, type StoreOptions, type VersionStore } from '../after.ts';
 
-export type { RecordBackend, StoreOptions, VersionStore } from '../types.ts';
-
-export const CHECKPOINT_EVERY = 16;
+export { CHECKPOINT_EVERY, type RecordBackend, type StoreOptions, type VersionStore } from '../after.ts';
 
 export function createStore(opts: StoreOptions): VersionStore {
   return createDeltaStore({ backend: opts.backend, checkpointEvery: opts.checkpointEvery ?? CHECKPOINT_EVERY, diff: lineDiff });

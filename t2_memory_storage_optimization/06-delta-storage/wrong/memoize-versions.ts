@@ -7,20 +7,16 @@
  *
  * @rejected-with in its own memory
  */
-import { createDeltaStore } from '../../../shared/versions/delta-store.ts';
-import { dmpDiff } from '../../../shared/versions/diff.ts';
-import type { StoreOptions, VersionStore } from '../types.ts';
+import { createStore as createAfter, type StoreOptions, type VersionStore } from '../after.ts';
 
-export type { RecordBackend, StoreOptions, VersionStore } from '../types.ts';
-
-export const CHECKPOINT_EVERY = 16;
+export { CHECKPOINT_EVERY, type RecordBackend, type StoreOptions, type VersionStore } from '../after.ts';
 
 class Memoized implements VersionStore {
   private readonly cache = new Map<string, string>();
   private readonly store: VersionStore;
 
   constructor(opts: StoreOptions) {
-    this.store = createDeltaStore({ backend: opts.backend, checkpointEvery: opts.checkpointEvery ?? CHECKPOINT_EVERY, diff: dmpDiff });
+    this.store = createAfter(opts);
   }
 
   append(docId: string, text: string): number {

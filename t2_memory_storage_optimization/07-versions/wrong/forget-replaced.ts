@@ -6,6 +6,8 @@
  * embed the old chunks all over again.
  *
  * What differs from after.ts: a chunk has a start and no end (no validity rows); replaced chunks leave the index.
+ * That is a different index throughout, not one part of after.ts's changed (its versioned chunks keep every chunk
+ * and every row, and export neither), so it is written whole; the helpers are base.ts's, as in after.ts.
  *
  * @rejected-with an engine built from version
  */
@@ -15,7 +17,7 @@ import type { Chunk, Doc, Embedder } from '../../../shared/types.ts';
 import { checkQuery, checkVersion, docsOf, embedChunks, idsOf, queryVector, toHits } from '../base.ts';
 import type { AsOfHit, AsOfQuery, HistoryOptions, VersionedIndex, WriteOp } from '../types.ts';
 
-export type { AsOfHit, AsOfQuery, HistoryOptions, VersionedIndex, WriteOp } from '../types.ts';
+export type { AsOfHit, AsOfQuery, HistoryOptions, VersionedIndex, WriteOp } from '../after.ts';
 
 class AddedAt implements VersionedIndex {
   private readonly embedder: Embedder;

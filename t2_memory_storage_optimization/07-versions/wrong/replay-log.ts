@@ -4,7 +4,7 @@
  * every such query. The history costs next to nothing; an old version costs a whole re-index to ask.
  *
  * What differs from after.ts: no index is kept at all (no chunks, no vectors, no validity); `document` replays the
- * log too.
+ * log too. Nothing of after.ts is left to reuse but its helpers in base.ts, so it is written whole.
  *
  * @rejected-with rebuilt the index of version
  */
@@ -14,7 +14,7 @@ import type { Doc, Embedder } from '../../../shared/types.ts';
 import { checkQuery, checkVersion, docsOf, embedChunks, idsOf, queryVector, toHits } from '../base.ts';
 import type { AsOfHit, AsOfQuery, HistoryOptions, VersionedIndex, WriteOp } from '../types.ts';
 
-export type { AsOfHit, AsOfQuery, HistoryOptions, VersionedIndex, WriteOp } from '../types.ts';
+export type { AsOfHit, AsOfQuery, HistoryOptions, VersionedIndex, WriteOp } from '../after.ts';
 
 type Entry = { kind: 'write'; op: WriteOp } | { kind: 'rollback'; to: number };
 

@@ -6,6 +6,9 @@
  *
  * What differs from after.ts: the /query handler refuses while an update is building, instead of answering from the
  * engine being served.
+ * after.ts's handler and update share the service's state (`live`) inside startService, which exports neither
+ * (exporting them would make exercise.ts export them too, and give the solution away), so startService is kept
+ * here as a copy with that part changed; the plumbing (engine, app, answer) is service.ts's, as in after.ts.
  *
  * @rejected-with requests failed during the update
  */
@@ -13,7 +16,7 @@ import type { Engine } from '../../../shared/engine.ts';
 import type { Doc } from '../../../shared/types.ts';
 import { answer, buildEngine, createApp, listen, queryBodySchema, type HotService, type QueryBody, type ServiceOptions } from '../service.ts';
 
-export type { HotService, QueryResponse, ServiceOptions } from '../service.ts';
+export type { HotService, QueryResponse, ServiceOptions } from '../after.ts';
 
 interface Live {
   readonly engine: Engine;
