@@ -16,6 +16,7 @@
  *   GET    /healthz            the process is up                                                          open
  *   GET    /readyz             200 once the index is loaded, 503 before and while shutting down           open
  *   GET    /metrics            Prometheus text (observe/metrics.ts)                                       admin
+ *   POST   /v1/admin/reload    {index?} → hot update to another saved index (reload.ts)                   admin
  *
  * Without `auth`, createServer requires keys and knows none: writes and /metrics answer 401 until keys are given
  * (`auth: {keysFile}` or `auth: {keys}`); `auth: false` opens every route (tests, development).
@@ -30,6 +31,7 @@
  * log line (the logger is at `warn` unless LOG_LEVEL says otherwise).
  */
 import { isUtf8 } from 'node:buffer';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -38,7 +40,7 @@ import { RagError } from '../errors.ts';
 import { createMetrics, type Metrics } from '../observe/metrics.ts';
 import { ResultsCache, type ResultsCacheOptions } from './cache.ts';
 import { registerAccess, type AuthOptions, type RateLimitOptions } from './access.ts';
-import { errorHandler, formatValidation, frameworkErrors, HttpError } from './http-errors.ts';
+import { errorBody, errorHandler, formatValidation, frameworkErrors, HttpError } from './http-errors.ts';
 import { LoadShedder } from './load-shedding.ts';
 import { Replica } from './replica.ts';
 import type { RouteContext } from './routes/context.ts';
@@ -49,7 +51,9 @@ import { registerMetrics } from './routes/metrics.ts';
 import { registerOpenApi } from './routes/openapi.ts';
 import { registerQueryRoute } from './routes/query.ts';
 import { API_LIMITS } from './schemas.ts';
-import { presenceAware, Sequencer, type ApplyOutcome, type WriteOp, type WritePath } from './writes.ts';
+import type { ReloadResult } from './reload.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
+import { presenceAware, Sequencer, type ApplyOutcome, type LogOp, type WritePath } from './writes.ts';
 
 export interface ServerOptions {
   /** The engine to serve. Without it the server starts unready (GET /readyz 503) until `setEngine`. */
@@ -79,6 +83,11 @@ export interface ServerOptions {
   metrics?: Metrics;
   /** Produces the /metrics text (cluster workers ask the primary for all workers' metrics). Default: this registry. */
   metricsText?: () => Promise<string>;
+  /**
+   * Runs a hot update (POST /v1/admin/reload; reload.ts): `index` is the folder asked for, undefined for the
+   * configured one. Without it the route answers 501.
+   */
+  reload?: (index: string | undefined) => Promise<ReloadResult>;
   /** The index version the engine starts at (a cluster worker joining late starts at the primary's). Default 0. */
   version?: number;
   /**
@@ -108,10 +117,21 @@ export interface RagServer {
   readonly engine: Engine | undefined;
   /** The index version this server answers with. */
   readonly version: number;
-  /** Installs the engine; the server becomes ready. */
-  setEngine(engine: Engine, version?: number): void;
-  /** Applies a sequenced write to this server's engine (in order) and moves to its version. Used by the sequencer. */
-  applySequenced(version: number, op: WriteOp): Promise<ApplyOutcome>;
+  /** Installs the engine (loaded from `dir`, when given); the server becomes ready. */
+  setEngine(engine: Engine, version?: number, dir?: string): void;
+  /** Applies a sequenced write (or reload) to this server's engine (in order) and moves to its version. Used by the sequencer. */
+  applySequenced(version: number, op: LogOp): Promise<ApplyOutcome>;
+  /** Loads another index beside the engine for a hot update (Replica.stage). */
+  stage: Replica['stage'];
+  /** Drops a staged index. */
+  unstage(dir?: string): void;
+  /**
+   * Hands over to other servers (a cluster worker replaced by a hot update): from now on every request is passed on,
+   * as received, to one of `urls` in turn, and its answer sent back with `connection: close`.
+   */
+  retire(urls: string[]): void;
+  /** Forgets the event-loop delay measured so far (loading, a warm-up, a forced GC are not load). */
+  resetPressure(): void;
   listen(port: number, host?: string): Promise<string>;
   /** Graceful: stops accepting, lets in-flight requests finish, then closes the writes path and timers. */
   close(): Promise<void>;
@@ -199,6 +219,18 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
     schemaErrorFormatter: (errors, dataVar) => formatValidation(errors as never, dataVar),
   }) as unknown as FastifyInstance;
 
+  // a retired worker (hot update, cluster/worker.ts) passes every request on to a new worker: first, before anything
+  // reads the body or answers
+  let retiredTo: string[] | undefined;
+  let nextTarget = 0;
+  const proxyAgent = new HttpAgent({ keepAlive: true });
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!retiredTo || retiredTo.length === 0) return done();
+    reply.hijack();
+    passOn(request.raw, reply.raw, retiredTo[nextTarget++ % retiredTo.length], proxyAgent);
+    done();
+  });
+
   const shedding = new LoadShedder({ maxInFlight, maxEventLoopDelayMs, retryAfterSeconds, metrics });
   const replica = new Replica(metrics, cache, opts.engine, opts.version ?? 0);
   // an unknown-id delete changes nothing: the sequencer sees what this replica holds (writes.ts, presenceAware)
@@ -216,6 +248,7 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
     deadlineMs,
     writeDeadlineMs,
     metricsText: opts.metricsText,
+    reload: opts.reload,
   };
 
   await registerOpenApi(app);
@@ -272,6 +305,7 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
   registerDocumentRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
   registerKeyRoutes(app);
+  registerAdminRoutes(app, ctx);
 
   await app.ready();
   replica.updateGauges();
@@ -286,11 +320,17 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
     get version() {
       return replica.version;
     },
-    setEngine(e: Engine, v?: number) {
-      replica.setEngine(e, v);
+    setEngine(e: Engine, v?: number, dir?: string) {
+      replica.setEngine(e, v, dir);
       shedding.resetPressure();
     },
     applySequenced: (v, op) => replica.applySequenced(v, op),
+    stage: (dir, from, load, ops) => replica.stage(dir, from, load, ops),
+    unstage: (dir) => replica.unstage(dir),
+    retire(urls: string[]) {
+      retiredTo = urls;
+    },
+    resetPressure: () => shedding.resetPressure(),
     async listen(port: number, host = '127.0.0.1') {
       await app.listen({ port, host });
       shedding.resetPressure();
@@ -303,7 +343,36 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
       shedding.close();
       access.close();
       limitRedis?.disconnect();
+      proxyAgent.destroy();
       await writes.close?.();
     },
   };
+}
+
+/**
+ * Sends a request, as received (method, path, headers, body), to the server at `target` and its answer back, with
+ * `connection: close` (the client comes back through the cluster's port). If `target` cannot be reached: 503 +
+ * Retry-After.
+ */
+function passOn(req: IncomingMessage, res: ServerResponse, target: string, agent: HttpAgent): void {
+  const url = new URL(target);
+  const headers = { ...req.headers };
+  delete headers.connection;
+  delete headers['keep-alive'];
+  const up = httpRequest({ host: url.hostname, port: url.port, method: req.method, path: req.url, headers, agent }, (answer) => {
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && k !== 'connection' && k !== 'keep-alive') out[k] = v;
+    out.connection = 'close';
+    res.writeHead(answer.statusCode ?? 502, out);
+    answer.pipe(res);
+    answer.on('error', () => res.destroy());
+  });
+  up.on('error', (err) => {
+    if (res.headersSent) return void res.destroy();
+    const body = JSON.stringify(errorBody(503, `this worker was replaced by a hot update and the new one did not answer (${err.message}); retry it`));
+    res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1', connection: 'close' });
+    res.end(body);
+  });
+  req.on('error', () => up.destroy());
+  req.pipe(up);
 }

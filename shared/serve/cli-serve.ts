@@ -23,11 +23,13 @@ Usage: npm run serve -- [--index <dir>] [--workers N] [--port P] [--host H] [opt
 Serves a saved index (npm run index) over HTTP:
   POST /v1/query {query, k?, mode?, filter?, answer?}   POST /v1/documents {documents: [...]}
   DELETE /v1/documents/:id   DELETE /v1/documents {ids: [...]}   GET /v1/whoami
-  GET /healthz   GET /readyz   GET /metrics   GET /openapi.json
-Writes need "Authorization: Bearer <key>" with the write scope, /metrics the admin scope (see --keys-file).
+  GET /healthz   GET /readyz   GET /metrics   GET /openapi.json   POST /v1/admin/reload {index?}
+Writes need "Authorization: Bearer <key>" with the write scope, /metrics and reloads the admin scope (see --keys-file).
 
 Options:
-  --index <dir>            saved index to serve (default: .cache/idx-brown, built from the Brown corpus on first start)
+  --index <dir>            saved index to serve (default: .cache/idx-brown, built from the Brown corpus on first start).
+                           The service serves a copy of it in its data directory: rebuilding <dir> while it runs
+                           changes nothing until a hot update (below)
   --workers N              worker processes sharing the port (node:cluster); 1 = single process (default 1,
                            env WORKERS). Writes are applied by every worker before they are acknowledged.
   --port P                 default 8080 (env PORT)
@@ -62,8 +64,16 @@ Options:
   --spare-workers N        cluster: N more workers kept loaded and up to date without connections; one takes a
                            dead worker's place at once instead of after a start of several seconds (default 0,
                            env SPARE_WORKERS; each costs a worker's memory)
+  --reload-nice N          cluster: scheduling priority (nice, 0-19) of the new workers a hot update starts, while
+                           they load beside the serving ones; restored when they serve (needs CAP_SYS_NICE, else
+                           they keep it). 0 = same as the others (default 10, env RELOAD_NICE)
   -h, --help               show this help
 ${ACCESS_USAGE}
+
+Hot update (no restart, no failed request, no lost write): POST /v1/admin/reload {"index": "<dir>"} with an admin
+key answers once every worker serves <dir> (400: not a saved index, 422: it does not load, 409: a reload is
+running; nothing changes in each case). Without "index", or on SIGHUP (kill -HUP <pid>, outcome in the log): the
+--index folder again, e.g. after npm run index -- --out <that dir>. See shared/serve/README.md "Hot update".
 
 Environment:
   REDIS_URL     e.g. redis://127.0.0.1:6379: writes go through a BullMQ queue and the results cache gets a shared
@@ -97,6 +107,7 @@ runMain(async () => {
     'snapshot-interval': { type: 'string' },
     'max-start-failures': { type: 'string' },
     'spare-workers': { type: 'string' },
+    'reload-nice': { type: 'string' },
     ...ACCESS_FLAGS,
   });
   const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
@@ -130,11 +141,13 @@ runMain(async () => {
   const maxStartFailures = numberFlag('max-start-failures', values['max-start-failures'] ?? process.env.MAX_START_FAILURES, 5, positiveInt);
 
   const spareWorkers = numberFlag('spare-workers', values['spare-workers'] ?? process.env.SPARE_WORKERS, 0, (n) => Number.isInteger(n) && n >= 0);
+  const reloadNice = numberFlag('reload-nice', values['reload-nice'] ?? process.env.RELOAD_NICE, 10, (n) => Number.isInteger(n) && n >= 0 && n <= 19);
 
   const cfg: ServeConfig = {
     durability,
     maxStartFailures,
     spareWorkers,
+    reloadNice,
     indexDir,
     port,
     host: values.host ?? process.env.HOST ?? '127.0.0.1',

@@ -33,6 +33,8 @@ export interface ServeConfig {
   maxStartFailures?: number;
   /** Cluster: extra workers kept loaded and current, that take a dead worker's place at once. Default 0. */
   spareWorkers?: number;
+  /** Cluster: nice value of the workers a hot update starts, while they load (0 = as the others). Default 10. */
+  reloadNice?: number;
   /**
    * Engine settings over the saved index's (candidate depth, HNSW beam of hybrid queries, ingest slices), and the
    * byte cap of the caching embedder in front of it.

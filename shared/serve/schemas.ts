@@ -149,6 +149,10 @@ export const writeResponse = {
     chunks: { type: 'integer' },
     replaced: { type: 'integer' },
     removed: { type: 'integer' },
+    unchanged: {
+      type: 'integer',
+      description: 'Documents sent exactly as the index already holds them (same id, title, text, metadata): not re-indexed',
+    },
   },
 } as const;
 
@@ -200,4 +204,41 @@ export const commonErrors = {
 export const keyedErrors = {
   ...commonErrors,
   403: { $ref: 'Error#' },
+} as const;
+
+/** POST /v1/admin/reload: the saved index to serve from now on (a folder on the server); none = the configured one. */
+export const reloadBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    index: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 4096,
+      description: 'a folder on the server holding a saved index (npm run index -- --out <dir>); default: the --index the service started with',
+    },
+  },
+} as const;
+
+export const reloadResponse = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer', description: 'The reload\'s index version: every answer at this version or later comes from the new index' },
+    index: { type: 'string', description: 'The folder asked for' },
+    dir: { type: 'string', description: 'The copy the service loads (in its data directory)' },
+    from: { type: 'integer', description: 'Writes numbered after this version were applied on top of the new index' },
+    documents: { type: 'integer' },
+    chunks: { type: 'integer' },
+    replicas: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { replica: { type: 'string' }, ms: { type: 'number' }, replayed: { type: 'integer' }, maxDelayMs: { type: 'number' } },
+      },
+    },
+    ms: {
+      type: 'object',
+      properties: { copy: { type: 'number' }, stage: { type: 'number' }, swap: { type: 'number' }, total: { type: 'number' } },
+    },
+  },
 } as const;

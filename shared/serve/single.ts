@@ -6,11 +6,16 @@
  * newest snapshot (or the saved index) and replays the write-ahead log after it; each write is appended to the log
  * and fsync'd (group commit) before it is applied and acknowledged; snapshots are taken by the scheduler
  * (store/snapshots.ts) between two writes, and one more on graceful shutdown.
+ *
+ * Hot update (reload.ts): POST /v1/admin/reload or SIGHUP loads the new index in this process beside the current
+ * one and swaps at the reload's version.
  */
 import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, type RagServer } from './app.ts';
 import { loadServingEngine, redisCache, type ServeConfig } from './config.ts';
 import { HttpError } from './http-errors.ts';
+import { Reloader } from './reload.ts';
 import { onceSignal } from './shutdown.ts';
 import { registerStoreMetrics } from './store/metrics.ts';
 import { SnapshotScheduler } from './store/snapshots.ts';
@@ -23,7 +28,7 @@ import {
   Sequencer,
   startQueueConsumer,
   type ApplyOutcome,
-  type WriteOp,
+  type LogOp,
 } from './writes.ts';
 
 export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
@@ -38,7 +43,8 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
   if (store) {
     const ops = store.ops(base.version);
     const t0 = Date.now();
-    for (const [, op] of ops) await applyWrite(engine, op);
+    // a reload record after the base names the folder the base was loaded from: nothing to apply
+    for (const [, op] of ops) if (op.kind !== 'reload') await applyWrite(engine, op);
     log.warn(
       { data: store.dataDir, base: base.dir, baseVersion: base.version, replay: ops.length, ms: Date.now() - t0, version: store.version },
       'recovered: snapshot + write-ahead log',
@@ -49,8 +55,13 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
   const applier = new OrderedApplier((v, op) => server!.applySequenced(v, op));
   let scheduler: SnapshotScheduler | undefined;
   let walFailed = false;
-  const fanout = async (v: number, op: WriteOp): Promise<ApplyOutcome> => {
-    if (!store) return applier.apply(v, op);
+  /** The version of the last write handed to the engine. */
+  let lastSent = store?.version ?? 0;
+  const fanout = async (v: number, op: LogOp): Promise<ApplyOutcome> => {
+    if (!store) {
+      lastSent = v;
+      return applier.apply(v, op);
+    }
     let bytes: number;
     try {
       ({ bytes } = await store.append(v, op));
@@ -62,22 +73,33 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
       }
       throw new HttpError(503, 'the write could not be made durable (write-ahead log failed); it was not applied; retry it once the service is back');
     }
+    if (op.kind === 'reload') {
+      // durable: the copy is the base from now on, and snapshots count from it
+      store.commitReload(v, op);
+      // with no write since `from`, the copy is the engine at the reload's version: no snapshot needed for it
+      scheduler?.rebase(op.from === v - 1 ? v : op.from, store.tailStats.bytes);
+    }
     // durable: apply in version order (appends resolve in order), then let the scheduler count it
+    lastSent = v;
     const applied = applier.apply(v, op);
     scheduler?.noteWrite(v, bytes);
     return applied;
   };
   const sequencer = new Sequencer(fanout, store?.version ?? 0);
+  // the documents the recovered writes left (a re-ingest of one of them exactly so does nothing)
+  if (store) for (const [v, op] of store.ops(base.version)) sequencer.remember(v, op);
   const queue = cfg.redisUrl ? await QueueWritePath.open({ redisUrl: cfg.redisUrl, name: queueName }) : undefined;
   const rc = redisCache(cfg.redisUrl, namespace, cfg.logger);
+  let reloader: Reloader | undefined;
   const created = await createServer({
     ...cfg.server,
     logger: cfg.logger,
     writes: presenceAware(queue ?? sequencer, () => ({ version: created.version, engine: created.engine })),
     cache: cfg.server.cache === false ? false : { ...cfg.server.cache, ...rc },
+    reload: (index) => reloader!.reload(index ?? cfg.indexDir),
   });
   server = created;
-  server.setEngine(engine, store?.version ?? 0);
+  server.setEngine(engine, store?.version ?? 0, base.dir);
   if (store) {
     registerStoreMetrics(created.metrics.registry, store);
     scheduler = new SnapshotScheduler(
@@ -88,6 +110,34 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
       log,
     );
   }
+  reloader = new Reloader({
+    log,
+    store,
+    scheduler,
+    lastSent: () => lastSent,
+    pin: (dir, version) => store?.pin({ dir, version }) ?? (() => {}),
+    stageAll: async (dir, from) => {
+      const t0 = Date.now();
+      const delay = monitorEventLoopDelay({ resolution: 10 });
+      delay.enable();
+      try {
+        const r = await created.stage(dir, from, (d) => loadServingEngine(d, cfg.engine), store?.ops(from) ?? []);
+        return [{ replica: 'self', ms: Date.now() - t0, replayed: r.replayed, maxDelayMs: Math.round(delay.max / 1e5) / 10 }];
+      } finally {
+        delay.disable();
+      }
+    },
+    unstageAll: (dir) => created.unstage(dir),
+    submit: async (op) => {
+      const ack = await sequencer.submit(op);
+      if (!ack.outcome.ok) {
+        // logged but not swapped (cannot happen with a staged engine): a restart serves what the log says
+        log.fatal({ version: ack.version, reason: ack.outcome.message }, 'reload: logged but the swap failed; exiting (a restart loads the new index)');
+        setTimeout(() => process.exit(1), 200).unref();
+      }
+      return ack;
+    },
+  });
   const consumer = queue ? await startQueueConsumer({ redisUrl: cfg.redisUrl!, name: queueName }, sequencer) : undefined;
   await queue?.ready();
   const url = await server.listen(cfg.port, cfg.host);
@@ -103,5 +153,7 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
   });
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  // SIGHUP: hot update from the configured index directory; the outcome is logged
+  process.on('SIGHUP', () => void reloader!.reload(cfg.indexDir).catch(() => {}));
   return server;
 }

@@ -21,8 +21,16 @@
  * replica moves, no cache is emptied). Whether the id is there is decided at the sequencing point, exactly: the
  * submitting replica says what it holds at its version (`Presence`), and the Sequencer corrects that for writes it
  * has numbered but that replica has not applied yet.
+ *
+ * Likewise an ingest of a document exactly as the index already holds it (same id, title, text and metadata:
+ * `docFingerprint`, corpus/diff.ts) does nothing: the Sequencer remembers the fingerprint each document was last
+ * written with through it, drops such documents from the op (no chunking, no embedding, no log record) and counts
+ * them as `unchanged`; an ingest of unchanged documents only is answered at once, without a version. It remembers
+ * only what it numbered (the documents of the saved index are not known: re-sending one is re-indexed), at most
+ * FINGERPRINT_CAPACITY documents, and forgets everything at a reload.
  */
 import type { Queue, QueueEvents, Worker } from 'bullmq';
+import { docFingerprint } from '../corpus/diff.ts';
 import type { Engine, IngestResult } from '../engine.ts';
 import { isRagError, RagError } from '../errors.ts';
 import type { Doc } from '../types.ts';
@@ -30,9 +38,28 @@ import { redisConnection } from '../util/redis.ts';
 
 export type WriteOp = { kind: 'ingest'; docs: Doc[] } | { kind: 'delete'; ids: string[] };
 
+/**
+ * A hot update (reload.ts): from this version on, the engine is the saved index in `dir` (a copy in the data
+ * directory, or the directory given when there is none) with every write numbered after `from` applied on top. It is
+ * numbered and logged like a write, so every replica swaps at exactly this version, between two writes.
+ */
+export interface ReloadOp {
+  kind: 'reload';
+  /** The saved index the replicas load (the copy in the data directory). */
+  dir: string;
+  /** The version the new index's contents stand for: writes numbered after it are applied on top of it. */
+  from: number;
+  /** The directory the reload was asked for, and that index's savedAt (a restart with --index there is accepted). */
+  source: string;
+  savedAt: string;
+}
+
+/** What the log holds and every replica applies in version order: a write or a reload. */
+export type LogOp = WriteOp | ReloadOp;
+
 /** What a replica reports after applying an op: counts, or the error every replica hit (the engine validates first). */
 export type ApplyOutcome =
-  | { ok: true; result: Partial<IngestResult> & { removed?: number } }
+  | { ok: true; result: Partial<IngestResult> & { removed?: number; unchanged?: number } }
   | { ok: false; code: string; message: string };
 
 export interface WriteAck {
@@ -41,14 +68,20 @@ export interface WriteAck {
   outcome: ApplyOutcome;
 }
 
-/** What a replica knew when a delete was submitted: at `version`, which of the op's ids it held. */
+/**
+ * What a replica knew when a write was submitted: its `version`, and for a delete which of the op's ids it held
+ * (an ingest: empty).
+ */
 export interface Presence {
   version: number;
   present: boolean[];
 }
 
 export interface WritePath {
-  /** `seen`: for a delete, which ids the submitting replica holds (lets an unknown-id delete change nothing). */
+  /**
+   * `seen`: the submitting replica's version and, for a delete, which ids it holds (lets an unknown-id delete and an
+   * ingest of unchanged documents change nothing).
+   */
   submit(op: WriteOp, seen?: Presence): Promise<WriteAck>;
   close?(): Promise<void>;
 }
@@ -66,6 +99,17 @@ export async function applyWrite(engine: Engine, op: WriteOp): Promise<ApplyOutc
   }
 }
 
+/** docFingerprint, computed once per document object (an ingest's documents are compared, then remembered). */
+const fingerprintMemo = new WeakMap<Doc, string>();
+function fingerprintOf(doc: Doc): string {
+  let fp = fingerprintMemo.get(doc);
+  if (fp === undefined) fingerprintMemo.set(doc, (fp = docFingerprint(doc)));
+  return fp;
+}
+
+/** How many documents' fingerprints a Sequencer remembers (about 150 bytes each); the oldest are forgotten. */
+export const FINGERPRINT_CAPACITY = 100_000;
+
 /**
  * Orders writes: each gets the next version number when it is submitted and goes to `fanout` right away; `fanout`
  * applies it everywhere (each replica in version order) and resolves with the outcome once every replica has it.
@@ -77,9 +121,13 @@ export class Sequencer implements WritePath {
   private seq: number;
   /** The latest numbered write touching each id, while that write is still being applied somewhere. */
   private readonly touched = new Map<string, { seq: number; present: boolean }>();
+  /** The version of the latest reload: a replica's presence from before it is no answer (its documents were replaced). */
+  private reloadedAt = 0;
+  /** Each document's fingerprint as the latest numbered ingest wrote it, and that ingest's version (oldest first). */
+  private readonly fingerprints = new Map<string, { fp: string; seq: number }>();
 
   constructor(
-    private readonly fanout: (version: number, op: WriteOp) => Promise<ApplyOutcome>,
+    private readonly fanout: (version: number, op: LogOp) => Promise<ApplyOutcome>,
     startVersion = 0,
   ) {
     this.seq = startVersion;
@@ -89,39 +137,113 @@ export class Sequencer implements WritePath {
     return this.seq;
   }
 
-  async submit(op: WriteOp, seen?: Presence): Promise<WriteAck> {
+  async submit(op: LogOp, seen?: Presence): Promise<WriteAck> {
     if (op.kind === 'delete' && seen && !op.ids.some((id, i) => this.isPresent(id, seen, i))) {
       // the submitter's own version: acknowledging a later one would move it past writes it has not applied yet
       return { version: seen.version, outcome: { ok: true, result: { removed: 0 } } };
     }
+    let unchanged = 0;
+    if (op.kind === 'ingest' && seen) {
+      const split = this.splitUnchanged(op.docs, seen.version);
+      unchanged = split.unchanged;
+      if (split.changed.length === 0) {
+        // every document is in the index exactly so, on the submitter's replica and everywhere: nothing to do
+        return { version: seen.version, outcome: { ok: true, result: { documents: 0, chunks: 0, replaced: 0, unchanged } } };
+      }
+      if (unchanged > 0) op = { kind: 'ingest', docs: split.changed };
+    }
     const version = ++this.seq;
-    const ids = op.kind === 'ingest' ? op.docs.map((d) => (d as { id?: unknown }).id).filter((id): id is string => typeof id === 'string') : op.ids;
+    const ids =
+      op.kind === 'ingest'
+        ? op.docs.map((d) => (d as { id?: unknown }).id).filter((id): id is string => typeof id === 'string')
+        : op.kind === 'delete'
+          ? op.ids
+          : [];
+    // a reload replaces every document: what a replica held before it says nothing about presence after it
+    if (op.kind === 'reload') this.reloadedAt = version;
     for (const id of ids) this.touched.set(id, { seq: version, present: op.kind === 'ingest' });
+    this.remember(version, op);
     try {
-      const outcome = await this.fanout(version, op);
+      let outcome = await this.fanout(version, op);
+      if (!outcome.ok && op.kind === 'ingest') {
+        // refused (every replica validates the same way): the documents are as they were before it, unknown here
+        for (const id of ids) if (this.fingerprints.get(id)?.seq === version) this.fingerprints.delete(id);
+      }
+      if (outcome.ok && unchanged > 0) outcome = { ok: true, result: { ...outcome.result, unchanged } };
       return { version, outcome };
     } finally {
       for (const id of ids) if (this.touched.get(id)?.seq === version) this.touched.delete(id);
     }
   }
 
+  /**
+   * Records what write `version` leaves in the index: an ingest's fingerprints, a delete's absence, a reload's
+   * unknown documents. Also for the writes a restart recovers from the log (single.ts, cluster/primary.ts).
+   */
+  remember(version: number, op: LogOp): void {
+    if (op.kind === 'reload') {
+      this.fingerprints.clear();
+      return;
+    }
+    if (op.kind === 'delete') {
+      for (const id of op.ids) this.fingerprints.delete(id);
+      return;
+    }
+    for (const doc of op.docs) {
+      const id = (doc as { id?: unknown }).id;
+      if (typeof id !== 'string') continue;
+      this.fingerprints.delete(id);
+      if (typeof doc.text !== 'string') continue;
+      this.fingerprints.set(id, { fp: fingerprintOf(doc), seq: version });
+    }
+    // bounded: the oldest are forgotten (re-sending one of them is re-indexed, as if it were new here)
+    for (const id of this.fingerprints.keys()) {
+      if (this.fingerprints.size <= FINGERPRINT_CAPACITY) break;
+      this.fingerprints.delete(id);
+    }
+  }
+
+  /**
+   * The documents of an ingest that change something, and how many do not: a document is unchanged when its
+   * fingerprint is the one the latest numbered write of its id left, that write is applied everywhere (not in
+   * flight) and at or before the submitter's `version`. A batch naming an id twice is taken as it is.
+   */
+  private splitUnchanged(docs: Doc[], version: number): { changed: Doc[]; unchanged: number } {
+    const ids = new Set<string>();
+    for (const d of docs) {
+      const id = (d as { id?: unknown }).id;
+      if (typeof id !== 'string' || typeof d.text !== 'string' || ids.has(id)) return { changed: docs, unchanged: 0 };
+      ids.add(id);
+    }
+    const changed: Doc[] = [];
+    for (const d of docs) {
+      const known = this.fingerprints.get(d.id);
+      const same = known !== undefined && known.seq <= version && !this.touched.has(d.id) && known.fp === fingerprintOf(d);
+      if (!same) changed.push(d);
+    }
+    return { changed, unchanged: docs.length - changed.length };
+  }
+
   /** Whether `id` is there after every numbered write: a write the replica had not applied yet decides, else the replica. */
   private isPresent(id: string, seen: Presence, i: number): boolean {
+    if (seen.version < this.reloadedAt) return true;
     const t = this.touched.get(id);
     return t && t.seq > seen.version ? t.present : seen.present[i] === true;
   }
 }
 
 /**
- * A WritePath that attaches the submitting replica's `Presence` to every delete (what it holds, at its version), so
- * the Sequencer can answer a delete of an unknown id without numbering it.
+ * A WritePath that attaches the submitting replica's `Presence` to every write (its version; for a delete, which ids
+ * it holds), so the Sequencer can answer a delete of an unknown id, or an ingest of unchanged documents, without
+ * numbering it.
  */
 export function presenceAware(path: WritePath, replica: () => { version: number; engine?: { hasDocument(id: string): boolean } }): WritePath {
   return {
     submit(op, seen) {
-      if (op.kind !== 'delete' || seen) return path.submit(op, seen);
+      if (seen) return path.submit(op, seen);
       const r = replica();
       if (!r.engine) return path.submit(op);
+      if (op.kind === 'ingest') return path.submit(op, { version: r.version, present: [] });
       const engine = r.engine;
       return path.submit(op, { version: r.version, present: op.ids.map((id) => engine.hasDocument(id)) });
     },
@@ -137,9 +259,9 @@ export function presenceAware(path: WritePath, replica: () => { version: number;
 export class OrderedApplier {
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly applyOne: (version: number, op: WriteOp) => Promise<ApplyOutcome>) {}
+  constructor(private readonly applyOne: (version: number, op: LogOp) => Promise<ApplyOutcome>) {}
 
-  apply(version: number, op: WriteOp): Promise<ApplyOutcome> {
+  apply(version: number, op: LogOp): Promise<ApplyOutcome> {
     return this.chain(() => this.applyOne(version, op));
   }
 

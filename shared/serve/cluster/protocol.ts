@@ -30,14 +30,26 @@
  * sends {metrics}; the primary asks every serving worker for its figures ({metrics-req}, a short timeout each) and
  * answers with those that replied, so /metrics works while a worker is being replaced. Shutdown: {drain} (stop
  * accepting, finish in-flight requests, answer {drained}), then a last snapshot, then {exit}.
+ *
+ * Hot update (reload.ts): a worker's POST /v1/admin/reload sends {reload}; the primary copies the index into the data
+ * directory and forks new workers whose base is the copy (at the version it stands for): they load it, replay the
+ * writes after that version, get every later {apply} and listen, without connections. The reload record then goes
+ * out like a write ({apply} of `{kind: 'reload'}`); just before it each old worker gets {retire seq, urls}: when it
+ * reaches that version it stops answering from its engine and sends each request that still reaches it to one of
+ * the new workers' URLs (answered with `connection: close`), and exits once its connections are gone. Connections go
+ * to the new workers once they applied the record; the primary then answers {reloaded} to the worker that asked.
  */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import type { ApplyOutcome, Presence, WriteAck, WriteOp } from '../writes.ts';
+import type { ReloadResult } from '../reload.ts';
+import type { ApplyOutcome, LogOp, Presence, WriteAck, WriteOp } from '../writes.ts';
 
 /** Primary → worker. */
 export type ToWorker =
-  | { t: 'replay'; ops: Array<[number, WriteOp]>; namespace: string }
-  | { t: 'apply'; seq: number; op: WriteOp }
+  | { t: 'replay'; ops: Array<[number, LogOp]>; namespace: string }
+  | { t: 'apply'; seq: number; op: LogOp }
+  | { t: 'retire'; seq: number; urls: string[] }
+  | { t: 'switched' }
+  | { t: 'reloaded'; id: number; result?: ReloadResult; error?: string; status?: number }
   | { t: 'ack'; id: number; ack?: WriteAck; error?: string; status?: number }
   | { t: 'metrics'; id: number; text?: string; error?: string }
   | { t: 'metrics-req'; id: number }
@@ -59,7 +71,8 @@ export type ToPrimary =
   | { t: 'metrics-data'; id: number; data?: WorkerMetrics; error?: string }
   | { t: 'snapshotted'; version: number; error?: string }
   | { t: 'conn-ok'; id: number }
-  | { t: 'drained' };
+  | { t: 'drained' }
+  | { t: 'reload'; id: number; index?: string };
 
 /** True for anything shaped like one of our messages (node:cluster also carries its own internal ones). */
 export const isMessage = (m: unknown): m is { t: string } =>
@@ -73,6 +86,11 @@ export interface WorkerEnv {
   loadDir: string;
   /** The index version that engine is at. */
   loadVersion: number;
+  /**
+   * The savedAt the folder's manifest must say (a service without a data directory serves the --index folder
+   * itself: a worker started after it was rebuilt must not replay the writes on top of another index).
+   */
+  loadSavedAt?: string;
 }
 
 export function workerEnv(e: WorkerEnv): Record<string, string> {
@@ -81,6 +99,7 @@ export function workerEnv(e: WorkerEnv): Record<string, string> {
     RAG_QUEUE_NAME: e.queueName,
     RAG_LOAD_DIR: e.loadDir,
     RAG_LOAD_VERSION: String(e.loadVersion),
+    ...(e.loadSavedAt ? { RAG_LOAD_SAVED_AT: e.loadSavedAt } : {}),
   };
 }
 
@@ -92,5 +111,6 @@ export function readWorkerEnv(indexDir: string): WorkerEnv {
     queueName: process.env.RAG_QUEUE_NAME ?? `rag-writes-${namespace}`,
     loadDir: process.env.RAG_LOAD_DIR || indexDir,
     loadVersion: Number(process.env.RAG_LOAD_VERSION ?? 0),
+    loadSavedAt: process.env.RAG_LOAD_SAVED_AT || undefined,
   };
 }

@@ -1,6 +1,7 @@
 import type { Metrics } from '../../observe/metrics.ts';
 import type { ResultsCache } from '../cache.ts';
 import type { LoadShedder } from '../load-shedding.ts';
+import type { ReloadResult } from '../reload.ts';
 import type { Replica } from '../replica.ts';
 import type { WritePath } from '../writes.ts';
 
@@ -19,4 +20,6 @@ export interface RouteContext {
   writeDeadlineMs: number;
   /** Produces the /metrics text; default this process's registry. */
   metricsText?: () => Promise<string>;
+  /** Runs a hot update (reload.ts); undefined: POST /v1/admin/reload answers 501. */
+  reload?: (index: string | undefined) => Promise<ReloadResult>;
 }

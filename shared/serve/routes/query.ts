@@ -38,7 +38,10 @@ export function registerQueryRoute(app: FastifyInstance, ctx: RouteContext): voi
       },
     },
     async (request: FastifyRequest<{ Body: QueryBody }>, reply) => {
+      // the engine and its version together: a hot update swaps both between two requests (replica.ts), and a query
+      // that started on the old engine finishes there and says the old version
       const eng = replica.engine;
+      const v = replica.version;
       if (!eng || ctx.closing) return shedding.refuse(reply, ctx.closing ? 'shutting_down' : 'not_ready', 'the index is not loaded yet');
       const body = request.body;
       const k = body.k ?? 10;
@@ -56,7 +59,6 @@ export function registerQueryRoute(app: FastifyInstance, ctx: RouteContext): voi
           const shared = await cache!.getShared(key);
           if (shared !== undefined) return reply.type(JSON_TYPE).header('x-cache', 'redis').send(shared);
         }
-        const v = replica.version;
         const result = await withDeadline(
           reply,
           eng.query(body.query, { k, mode, filter: body.filter, answer: wantAnswer }),

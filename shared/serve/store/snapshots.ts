@@ -35,15 +35,18 @@ export function listSnapshots(root: string, warn: (msg: string) => void = () => 
   return out.sort((a, b) => b.version - a.version);
 }
 
-/** Why a snapshot folder cannot be used (cheap checks: manifest, version, file sizes), or undefined if it looks whole. */
-export function invalidSnapshot(dir: string, version: number): string | undefined {
+/**
+ * Why a snapshot folder cannot be used (cheap checks: manifest, version, file sizes), or undefined if it looks whole.
+ * Without `version`, any saved index with a manifest that lists its files (a copy made by a hot update).
+ */
+export function invalidSnapshot(dir: string, version?: number): string | undefined {
   let manifest: { meta?: { version?: number }; files?: Record<string, { bytes: number }> };
   try {
     manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   } catch (err) {
     return `manifest.json unreadable (${(err as Error).message})`;
   }
-  if (manifest.meta?.version !== version) return `manifest.json says version ${String(manifest.meta?.version)}, folder says ${version}`;
+  if (version !== undefined && manifest.meta?.version !== version) return `manifest.json says version ${String(manifest.meta?.version)}, folder says ${version}`;
   if (!manifest.files) return 'manifest.json lists no checksums';
   for (const [name, f] of Object.entries(manifest.files)) {
     let size: number;
@@ -57,11 +60,14 @@ export function invalidSnapshot(dir: string, version: number): string | undefine
   return undefined;
 }
 
-/** Removes everything in snapshots/ that is not a complete snapshot folder (temporary folders left by a crash). */
-export function removeLeftovers(root: string, log: (msg: string) => void): void {
+/**
+ * Removes everything in snapshots/ that is not a complete snapshot folder (temporary folders left by a crash), or
+ * in another folder everything whose name does not match `complete`.
+ */
+export function removeLeftovers(root: string, log: (msg: string) => void, complete: RegExp = /^\d{20}$/): void {
   if (!existsSync(root)) return;
   for (const name of readdirSync(root)) {
-    if (/^\d{20}$/.test(name)) continue;
+    if (complete.test(name)) continue;
     log(`removing ${join(root, name)} (an unfinished snapshot from an earlier run)`);
     rmSync(join(root, name), { recursive: true, force: true });
   }
@@ -92,6 +98,8 @@ export class SnapshotScheduler {
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** While > 0 no snapshot starts (a hot update is loading: a snapshot now would hold the index it replaces). */
+  private paused = 0;
 
   constructor(
     private readonly policy: SnapshotPolicy,
@@ -122,7 +130,7 @@ export class SnapshotScheduler {
     this.last = version;
     this.writes++;
     this.bytes += bytes;
-    if (!this.running && (this.writes >= this.policy.everyWrites || this.bytes >= this.policy.everyBytes)) {
+    if (!this.running && !this.paused && (this.writes >= this.policy.everyWrites || this.bytes >= this.policy.everyBytes)) {
       void this.snapshot(this.writes >= this.policy.everyWrites ? 'writes' : 'bytes');
     }
   }
@@ -130,7 +138,7 @@ export class SnapshotScheduler {
   /** Takes a snapshot of the latest write handed over (after one in progress finishes); resolves when it is on disk. */
   async snapshot(reason: string): Promise<void> {
     while (this.running) await this.running;
-    if (this.stopped || this.last <= this.snapshotAt) return;
+    if (this.stopped || this.paused || this.last <= this.snapshotAt) return;
     const version = this.last;
     const writes = this.writes;
     const bytes = this.bytes;
@@ -148,6 +156,35 @@ export class SnapshotScheduler {
       }
     })().finally(() => (this.running = undefined));
     await this.running;
+  }
+
+  /**
+   * No snapshot starts until the returned function is called; resolves once one in progress is done. A hot update
+   * holds it while the new index loads. Resuming looks at the triggers again.
+   */
+  async pause(): Promise<() => void> {
+    this.paused++;
+    while (this.running) await this.running;
+    let resumed = false;
+    return () => {
+      if (resumed) return;
+      resumed = true;
+      this.paused--;
+      if (!this.paused && !this.running && (this.writes >= this.policy.everyWrites || this.bytes >= this.policy.everyBytes)) {
+        void this.snapshot(this.writes >= this.policy.everyWrites ? 'writes' : 'bytes');
+      }
+    };
+  }
+
+  /**
+   * A hot update made the index at `from` the base (the writes after it are the log a start replays): the counts
+   * start again from there.
+   */
+  rebase(from: number, tailBytes: number): void {
+    this.snapshotAt = from;
+    this.last = Math.max(this.last, from);
+    this.writes = this.last - from;
+    this.bytes = tailBytes;
   }
 
   /** Resolves once no snapshot is in progress. */
