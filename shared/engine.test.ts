@@ -44,7 +44,7 @@ describe('engine end to end', () => {
     const s = engine.stats();
     expect(s.documents).toBe(40);
     expect(s.chunks).toBeGreaterThan(40);
-    expect(s.vectorIndex).toBe('hnsw');
+    expect(s.vectorIndex).toBe('hnsw-i8');
   });
 
   it('finds a known passage in every mode, with per-stage timings', async () => {

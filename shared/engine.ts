@@ -6,12 +6,14 @@
  *     const { hits, answer, timings } = await engine.query('jury investigation of the election', { k: 5 });
  *     await engine.save('indexes/brown');                // later: await loadEngine('indexes/brown')
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { extractiveAnswerFromTable, type Answer, type ExtractiveOptions } from './answer/extractive.ts';
 import { SentenceTable } from './answer/sentence-table.ts';
+import { ChunkStore, encodeIndex, type WrittenStore } from './answer/chunk-store.ts';
+import { DocTable } from './answer/doc-table.ts';
 import { completeChat, llmConfigFromEnv, type LlmConfig } from './answer/llm.ts';
 import { chunkDocumentSteps, indexText, validateDoc } from './corpus/chunk.ts';
 import { createDefaultEmbedder, isZeroVector } from './embed/sif.ts';
@@ -19,6 +21,8 @@ import { RagError } from './errors.ts';
 import { Bm25Index } from './index/bm25.ts';
 import { FlatIndex } from './index/flat.ts';
 import { HnswIndex } from './index/hnsw.ts';
+import { CompactHnswIndex } from './index/hnsw-i8.ts';
+import { loadIndexFile } from './index/mmap.ts';
 import { compileFilter, validateFilter, type MetadataFilter } from './retrieve/filter.ts';
 import { MetadataIndex } from './retrieve/metadata-index.ts';
 import { fuse, type FusionOptions } from './retrieve/fusion.ts';
@@ -31,8 +35,12 @@ export type RetrievalMode = 'bm25' | 'dense' | 'hybrid';
 export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['bm25', 'dense', 'hybrid'];
 
 export interface VectorIndexConfig {
-  /** 'hnsw' (approximate, hnswlib) or 'flat' (exact). Default 'hnsw'. */
-  kind?: 'hnsw' | 'flat';
+  /**
+   * 'hnsw-i8' (approximate, HNSW over int8-quantised vectors: about 250 bytes a vector with its graph), 'hnsw'
+   * (approximate, hnswlib, float32: about 650) or 'flat' (exact). Default 'hnsw-i8' (why: shared/index/README.md,
+   * "Memory at 1M chunks").
+   */
+  kind?: VectorKind;
   /** HNSW graph degree. Default 16. */
   M?: number;
   /** HNSW build-time beam width. Default 200. */
@@ -148,6 +156,12 @@ export interface IngestResult {
   stages: { chunk: number; fit: number; embed: number; bm25: number; vectors: number };
 }
 
+/** What `Engine.memory()` counts: bytes per structure and part, and how each was counted. */
+export interface EngineMemory {
+  chunks: number;
+  parts: { structure: string; part: string; bytes: number; how: string }[];
+}
+
 export interface EngineStats {
   documents: number;
   chunks: number;
@@ -164,7 +178,8 @@ interface EngineState {
 }
 
 const FORMAT = 'rag-engine';
-const FORMAT_VERSION = 1;
+/** 2: chunks and sentence rows in chunks.bin (read by offset), documents in documents.jsonl. 1 is still read. */
+const FORMAT_VERSION = 2;
 /** Chunks analysed and embedded per step of an ingest (the time slices pause between and inside steps). */
 const INGEST_STEP = 8;
 
@@ -172,8 +187,10 @@ export class Engine {
   readonly analyzer: Analyzer;
   /** Per-chunk sentence analysis for answers (answer/sentence-table.ts). */
   private readonly sentences: SentenceTable;
-  private readonly chunks: (Chunk | undefined)[] = [];
-  private readonly labelsByDoc = new Map<string, number[]>();
+  /** The chunks and their sentence rows: on disk (read by offset) once saved, in memory until then. */
+  private store: ChunkStore;
+  /** Documents: id, metadata, chunk labels (answer/doc-table.ts). */
+  private readonly docs = new DocTable();
   private readonly fusion: Required<FusionOptions>;
   private readonly candidates: number;
   private readonly hybridEf: number;
@@ -201,8 +218,10 @@ export class Engine {
     readonly bm25: Bm25Index,
     readonly vectors: VectorIndex,
     sentences?: SentenceTable,
+    store?: ChunkStore,
   ) {
     this.analyzer = createAnalyzer();
+    this.store = store ?? new ChunkStore();
     // dead postings are dropped in slices by the engine (compactWhenDue), not in one stall inside a remove
     bm25.autoCompact = false;
     this.sentences = sentences ?? new SentenceTable();
@@ -223,7 +242,7 @@ export class Engine {
   /** Number of live documents and chunks, and what indexes them. */
   stats(): EngineStats {
     return {
-      documents: this.labelsByDoc.size,
+      documents: this.docs.size,
       chunks: this.bm25.size,
       ingestsInFlight: this.ingestsQueued,
       vectorIndex: this.vectors.kind,
@@ -232,14 +251,40 @@ export class Engine {
     };
   }
 
+  /**
+   * Bytes the engine's structures hold, counted from the structures themselves (typed-array byteLength, native index
+   * layout, string lengths), by structure and part. JS object and Map/Set entry overheads are not in these counts;
+   * `npm run bench:memory` measures them (heap and RSS growth while each structure loads) and prints both.
+   */
+  memory(): EngineMemory {
+    const parts: EngineMemory['parts'] = [];
+    const add = (structure: string, list: { part: string; bytes: number; how: string }[] | undefined) => {
+      for (const p of list ?? []) parts.push({ structure, ...p });
+    };
+    const v = this.vectors as VectorIndex & { memory?(): { part: string; bytes: number; how: string }[] };
+    add('vectors', v.memory?.());
+    add('bm25', this.bm25.memory());
+    add('sentence table', this.sentences.memory());
+    const e = this.embedder as Embedder & { memory?(): { part: string; bytes: number; how: string }[] };
+    add('embedder', e.memory?.());
+    add('chunks', this.store.memory());
+    add('documents', this.docs.memory());
+    if (this.meta !== undefined) {
+      const m = (this.meta as MetadataIndex & { memory?(): { part: string; bytes: number; how: string }[] }).memory?.();
+      add('metadata index', m);
+    }
+    return { chunks: this.bm25.size, parts };
+  }
+
   /** The chunk stored under a label (for tools and tests). */
   chunk(label: number): Chunk | undefined {
-    return this.chunks[label];
+    return this.store.get(label);
   }
 
   hasDocument(id: string): boolean {
-    return this.labelsByDoc.has(id);
+    return this.docs.has(id);
   }
+
 
   /**
    * Adds documents; a document whose id is already indexed replaces the earlier version. The whole batch is
@@ -380,18 +425,20 @@ export class Engine {
     t = performance.now();
     let replaced = 0;
     for (const id of byId.keys()) if (this.removeDocument(id)) replaced++;
-    for (let j = 0; j < chunks.length; j++) {
-      const label = labels[j];
-      const chunk = chunks[j];
-      this.chunks[label] = chunk;
-      let list = this.labelsByDoc.get(chunk.docId);
-      if (!list) this.labelsByDoc.set(chunk.docId, (list = []));
-      list.push(label);
-      this.bm25.reveal(label);
-      this.meta?.add(label, chunk);
+    for (let j = 0; j < chunks.length; ) {
+      // a document's chunks come one after another, under consecutive labels
+      let end = j + 1;
+      while (end < chunks.length && chunks[end].docId === chunks[j].docId) end++;
+      this.docs.add(chunks[j].docId, chunks[j].metadata, labels[j], end - j);
+      for (; j < end; j++) {
+        const label = labels[j];
+        this.store.set(label, chunks[j], this.sentences.take(label));
+        this.bm25.reveal(label);
+        if (this.meta) this.meta.add(label, this.metaView(label)!);
+      }
     }
     // documents without any text produce no chunk but are still known (so remove() finds them)
-    for (const id of byId.keys()) if (!this.labelsByDoc.has(id)) this.labelsByDoc.set(id, []);
+    for (const [id, doc] of byId) if (!this.docs.has(id)) this.docs.add(id, { ...doc.metadata }, 0, 0);
     if (labels.length > 0) {
       if (stageVectors) this.vectors.reveal!(labels);
       else this.vectors.add(labels, vectors);
@@ -426,17 +473,29 @@ export class Engine {
   }
 
   private removeDocument(id: string): boolean {
-    const labels = this.labelsByDoc.get(id);
-    if (!labels) return false;
-    for (const label of labels) {
-      this.bm25.remove(label);
+    const slot = this.docs.slot(id);
+    if (slot < 0) return false;
+    const first = this.docs.first(slot);
+    const count = this.docs.count(slot);
+    const view = { docId: '', metadata: this.docs.metadata(slot) } as unknown as Chunk;
+    // out of the table first: the metadata postings drop a label once no document holds it
+    this.docs.delete(id);
+    const labels: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const label = first + i;
+      labels.push(label);
+      // a compacted (or loaded) label has no forward list in BM25: its terms come from its text, analysed again
+      let tokens: string[] | undefined;
+      if (this.bm25.needsTokens(label)) {
+        const chunk = this.store.get(label);
+        if (chunk !== undefined) tokens = this.analyzer.analyze(indexText(chunk));
+      }
+      this.bm25.remove(label, tokens);
       this.sentences.remove(label);
-      const chunk = this.chunks[label];
-      this.chunks[label] = undefined;
-      if (chunk) this.meta?.remove(chunk);
+      this.store.delete(label);
+      this.meta?.remove(view);
     }
     if (labels.length > 0) this.vectors.remove(labels);
-    this.labelsByDoc.delete(id);
     return true;
   }
 
@@ -452,7 +511,7 @@ export class Engine {
     let vector: Float32Array | undefined;
     if (mode !== 'bm25') {
       const t = performance.now();
-      if (!(filter && this.filterIndex().cannotMatch(filter))) [vector] = await this.embedder.embed([text]);
+      if (!(filter && this.filterCannotMatch(filter))) [vector] = await this.embedder.embed([text]);
       timings.embed = performance.now() - t;
     }
     // a filter is answered from the metadata postings first: the chunks it allows, or none (then no index is searched)
@@ -507,7 +566,7 @@ export class Engine {
   private async answer(text: string, hits: Hit[], labels: number[]): Promise<Answer> {
     const n = Math.min(hits.length, this.config.answer?.fromHits ?? 3);
     const rows: Int32Array[] = new Array(n);
-    for (let i = 0; i < n; i++) rows[i] = this.sentences.row(labels[i], hits[i].text, this.analyzer);
+    for (let i = 0; i < n; i++) rows[i] = this.store.row(labels[i]) ?? this.sentences.row(labels[i], hits[i].text, this.analyzer);
     const extractive = extractiveAnswerFromTable(text, hits, rows, this.analyzer, this.sentences, (t) => this.bm25.idf(t), this.config.answer);
     if (!this.llm || hits.length === 0) return extractive;
     const context = hits.slice(0, this.config.answer?.fromHits ?? 5);
@@ -540,27 +599,68 @@ export class Engine {
    * a bitmap test for the index searches. Same semantics as testing every chunk with `compileFilter`.
    */
   private filterLabels(filter: MetadataFilter): { labels: Int32Array; test: LabelFilter } {
-    const { labels, examined } = this.filterIndex().match(filter, compileFilter(filter));
+    const { labels, examined } = this.matchFilter(filter);
     this.filterLabelsExamined += examined;
     const bits = new Uint32Array((this.state.nextLabel + 31) >>> 5);
     for (let i = 0; i < labels.length; i++) bits[labels[i] >>> 5] |= 1 << (labels[i] & 31);
     return { labels, test: (label) => (bits[label >>> 5] & (1 << (label & 31))) !== 0 };
   }
 
-  /** The metadata postings, built from the stored chunks on first use and kept up to date by every write after. */
+  /**
+   * A filter's matching labels, ascending, and how many labels were looked at. A document id key is answered from
+   * the document table (a document's chunks are one label range), the metadata keys from the metadata postings; each
+   * candidate is tested against the whole filter.
+   */
+  private matchFilter(filter: MetadataFilter): { labels: Int32Array; examined: number } {
+    const { docId, ...rest } = filter;
+    const test = compileFilter(filter);
+    if (docId === undefined) return this.filterIndex().match(rest, test as (c: Chunk) => boolean);
+    const out: number[] = [];
+    let examined = 0;
+    for (const id of new Set(Array.isArray(docId) ? docId : [docId])) {
+      const slot = typeof id === 'string' ? this.docs.slot(id) : -1;
+      if (slot < 0) continue;
+      const first = this.docs.first(slot);
+      for (let l = first; l < first + this.docs.count(slot); l++) {
+        examined++;
+        if (test({ docId: id, metadata: this.docs.metadata(slot) } as unknown as Chunk)) out.push(l);
+      }
+    }
+    return { labels: Int32Array.from(out).sort(), examined };
+  }
+
+  /** True when no chunk can match the filter (a document id that is not held, a metadata value no chunk has). */
+  private filterCannotMatch(filter: MetadataFilter): boolean {
+    const { docId, ...rest } = filter;
+    if (docId !== undefined && !(Array.isArray(docId) ? docId : [docId]).some((id) => typeof id === 'string' && this.docs.has(id))) return true;
+    return Object.keys(rest).length > 0 && this.filterIndex().cannotMatch(rest);
+  }
+
+  /**
+   * The metadata postings, built from the document table on first use and kept up to date by every write after. They
+   * hold metadata values only: document ids are answered from the document table (`matchFilter`), so the postings see
+   * every chunk under one empty id (one list of all labels, not a list per document).
+   */
   private filterIndex(): MetadataIndex {
     if (this.meta === undefined) {
-      const meta = new MetadataIndex((label) => this.chunks[label]);
-      this.chunks.forEach((chunk, label) => {
-        if (chunk !== undefined) meta.add(label, chunk);
-      });
+      const meta = new MetadataIndex((label) => this.metaView(label));
+      for (let label = 0; label < this.state.nextLabel; label++) {
+        const view = this.metaView(label);
+        if (view !== undefined) meta.add(label, view);
+      }
       this.meta = meta;
     }
     return this.meta;
   }
 
+  /** What the metadata postings see of a chunk: its metadata, under the one empty document id. */
+  private metaView(label: number): Chunk | undefined {
+    const slot = this.docs.slotOfLabel(label);
+    return slot < 0 ? undefined : ({ docId: '', metadata: this.docs.metadata(slot) } as unknown as Chunk);
+  }
+
   private toHit(label: number, score: number, rank: number, scores: Hit['scores']): Hit {
-    const c = this.chunks[label];
+    const c = this.store.get(label);
     if (!c) throw new RagError('CORRUPT', `index returned label ${label}, which holds no chunk`);
     return {
       rank: rank + 1,
@@ -576,21 +676,23 @@ export class Engine {
   }
 
   /**
-   * Writes the engine to `dir` (manifest, chunks, BM25 and vector indexes, embedder state) so a restart does not
-   * re-embed. Crash-safe: everything is written to a temporary folder, each file fsync'd, the manifest (written last)
-   * records every file's size and CRC-32, the folder is fsync'd and renamed into place, and the parent folder fsync'd.
-   * A crash leaves either the old `dir` or the new one whole, never a mix; `loadEngine` checks the checksums.
-   * `opts.meta` is stored in the manifest as is (the service records the index version a snapshot holds).
+   * Writes the engine to `dir` (manifest, chunk store, document table, BM25 and vector indexes, sentence vocabulary,
+   * embedder state) so a restart does not re-embed. Crash-safe: everything is written to a temporary folder, each file
+   * fsync'd, the manifest (written last) records every file's size and CRC-32, the folder is fsync'd and renamed into
+   * place, and the parent folder fsync'd. A crash leaves either the old `dir` or the new one whole, never a mix;
+   * `loadEngine` checks the checksums. `opts.meta` is stored in the manifest as is (the service records the index
+   * version a snapshot holds). Afterwards the engine reads its chunks from the new `dir/chunks.bin` (the ones held in
+   * memory since the last save leave memory). Every file is written in pieces: no string or buffer holds the whole
+   * chunk text, whatever the corpus size.
    */
   async save(dir: string, opts: { meta?: Record<string, unknown> } = {}): Promise<void> {
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     await mkdir(tmp, { recursive: true });
+    let written: WrittenStore;
     try {
-      const lines: string[] = [];
-      this.chunks.forEach((c, label) => {
-        if (c) lines.push(JSON.stringify([label, c]));
-      });
-      await writeFile(join(tmp, 'chunks.jsonl'), lines.join('\n') + '\n');
+      written = await this.store.write(join(tmp, 'chunks.bin'));
+      await writeFile(join(tmp, 'chunks.bin.idx'), encodeIndex(written));
+      await this.writeDocuments(join(tmp, 'documents.jsonl'));
       await writeFile(join(tmp, 'bm25.bin'), this.bm25.serialize());
       await writeFile(join(tmp, 'sentences.bin'), this.sentences.serialize());
       await this.vectors.save(join(tmp, 'vectors.bin'));
@@ -604,7 +706,6 @@ export class Engine {
         version: FORMAT_VERSION,
         savedAt: new Date().toISOString(),
         state: this.state,
-        documents: [...this.labelsByDoc.keys()].filter((id) => this.labelsByDoc.get(id)!.length === 0),
         config: serializableConfig(this.config),
         embedder: { name: this.embedder.name, dim: this.embedder.dim, state: this.embedder.state?.() },
         vectorIndex: this.vectors.kind,
@@ -624,29 +725,94 @@ export class Engine {
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }
+    this.store.adopt(written, join(dir, 'chunks.bin'));
+  }
+
+  /**
+   * The document table as JSON lines: first the distinct metadata objects, then one line per document,
+   * [id, metadata index, first label, chunk count]. Written in pieces of about 1 MB.
+   */
+  private async writeDocuments(file: string): Promise<void> {
+    const { metas, indexOf } = this.docs.metadataList();
+    const fh = await open(file, 'w');
+    try {
+      let piece = JSON.stringify(metas) + '\n';
+      for (const s of this.docs.slots()) {
+        piece += JSON.stringify([this.docs.id(s), indexOf(s), this.docs.first(s), this.docs.count(s)]) + '\n';
+        if (piece.length > 1 << 20) {
+          await fh.write(piece);
+          piece = '';
+        }
+      }
+      await fh.write(piece);
+    } finally {
+      await fh.close();
+    }
   }
 
   /** @internal used by loadEngine */
   async restore(dir: string, manifest: Manifest): Promise<void> {
     this.state = { ...manifest.state };
+    if (manifest.version === 1) return this.restoreV1(dir, manifest);
+    const file = join(dir, 'documents.jsonl');
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    const corrupt = (line: number, why: string) => new RagError('CORRUPT', `${file} line ${line}: ${why}`);
+    let metas: Metadata[];
+    try {
+      metas = JSON.parse(lines[0]);
+    } catch {
+      throw corrupt(1, 'not JSON');
+    }
+    if (!Array.isArray(metas)) throw corrupt(1, 'not a list of metadata objects');
+    for (let i = 1; i < lines.length; i++) {
+      if (!lines[i]) continue;
+      let row: [string, number, number, number];
+      try {
+        row = JSON.parse(lines[i]);
+      } catch {
+        throw corrupt(i + 1, 'not JSON');
+      }
+      const [docId, m, first, count] = row;
+      if (typeof docId !== 'string' || metas[m] === undefined || !Number.isInteger(first) || !Number.isInteger(count) || count < 0) {
+        throw corrupt(i + 1, 'not a document entry');
+      }
+      for (let l = first; l < first + count; l++) {
+        if (!this.store.has(l)) throw corrupt(i + 1, `label ${l} of ${docId} is not in chunks.bin`);
+      }
+      if (this.docs.has(docId)) throw corrupt(i + 1, `document ${docId} is listed twice`);
+      this.docs.add(docId, metas[m], first, count);
+    }
+  }
+
+  /** An index saved in format 1: chunks in chunks.jsonl, sentence rows in sentences.bin, all read into memory. */
+  private async restoreV1(dir: string, manifest: Manifest): Promise<void> {
     const text = await readFile(join(dir, 'chunks.jsonl'), 'utf8');
     let lineNo = 0;
+    let doc: { id: string; metadata: Metadata; first: number; count: number } | undefined;
+    const flush = () => {
+      if (doc === undefined) return;
+      if (this.docs.has(doc.id)) throw new RagError('CORRUPT', `${join(dir, 'chunks.jsonl')}: the chunks of ${doc.id} are not under consecutive labels`);
+      this.docs.add(doc.id, doc.metadata, doc.first, doc.count);
+    };
     for (const line of text.split('\n')) {
       lineNo++;
       if (!line) continue;
-      let entry: [number, Chunk];
+      let parsed: [number, Chunk];
       try {
-        entry = JSON.parse(line);
+        parsed = JSON.parse(line);
       } catch {
         throw new RagError('CORRUPT', `${join(dir, 'chunks.jsonl')} line ${lineNo} is not JSON`);
       }
-      const [label, chunk] = entry;
-      this.chunks[label] = chunk;
-      let list = this.labelsByDoc.get(chunk.docId);
-      if (!list) this.labelsByDoc.set(chunk.docId, (list = []));
-      list.push(label);
+      const [label, chunk] = parsed;
+      this.store.set(label, chunk, this.sentences.take(label));
+      if (doc === undefined || doc.id !== chunk.docId || label !== doc.first + doc.count) {
+        flush();
+        doc = { id: chunk.docId, metadata: chunk.metadata, first: label, count: 0 };
+      }
+      doc.count++;
     }
-    for (const id of manifest.documents ?? []) if (!this.labelsByDoc.has(id)) this.labelsByDoc.set(id, []);
+    flush();
+    for (const id of manifest.documents ?? []) if (!this.docs.has(id)) this.docs.add(id, {}, 0, 0);
   }
 }
 
@@ -686,11 +852,14 @@ function validateQuery(text: unknown, opts: QueryOptions) {
   return { k, mode, filter: validateFilter(opts.filter), wantAnswer: opts.answer ?? true };
 }
 
+export type VectorKind = 'hnsw-i8' | 'hnsw' | 'flat';
+
 function makeVectorIndex(dim: number, cfg: VectorIndexConfig = {}): VectorIndex {
-  const kind = cfg.kind ?? 'hnsw';
+  const kind = cfg.kind ?? 'hnsw-i8';
   if (kind === 'flat') return new FlatIndex(dim);
   if (kind === 'hnsw') return new HnswIndex({ dim, M: cfg.M, efConstruction: cfg.efConstruction, efSearch: cfg.efSearch });
-  throw new RagError('INVALID_INPUT', `vector.kind must be 'hnsw' or 'flat', got "${String(kind)}"`);
+  if (kind === 'hnsw-i8') return new CompactHnswIndex({ dim, M: cfg.M, efConstruction: cfg.efConstruction, efSearch: cfg.efSearch });
+  throw new RagError('INVALID_INPUT', `vector.kind must be 'hnsw-i8', 'hnsw' or 'flat', got "${String(kind)}"`);
 }
 
 /** A new, empty engine. Loads the default embedder (and builds its vector cache on first use). */
@@ -700,11 +869,24 @@ export async function createEngine(config: EngineConfig = {}): Promise<Engine> {
 }
 
 /**
- * Loads an engine saved with `engine.save(dir)`. The saved configuration is used; `overrides` may change query-time
- * settings (fusion, candidates, answer, llm; one left undefined keeps the saved value) and must supply the embedder
- * when a custom one was used.
+ * The index keeps its compressed lists as views into the file's bytes: a copy-on-write mapping of the file when
+ * index/mmap.ts can map it (shared by every process serving this index), else the bytes read into memory.
  */
-export async function loadEngine(dir: string, overrides: EngineConfig = {}): Promise<Engine> {
+async function readBm25(file: string): Promise<Bm25Index> {
+  return Bm25Index.deserialize(await loadIndexFile(file));
+}
+
+/** Called by `loadEngine` after each part is in memory (npm run bench:memory measures each part's growth there). */
+export interface LoadHooks {
+  loaded?(part: 'embedder' | 'bm25' | 'vectors' | 'sentences' | 'chunks'): void | Promise<void>;
+}
+
+/**
+ * Loads an engine saved with `engine.save(dir)`. The saved configuration is used; `overrides` may change query-time
+ * settings (fusion, candidates, answer, llm, vector.efSearch; one left undefined keeps the saved value) and must
+ * supply the embedder when a custom one was used.
+ */
+export async function loadEngine(dir: string, overrides: EngineConfig = {}, hooks: LoadHooks = {}): Promise<Engine> {
   const manifestPath = join(dir, 'manifest.json');
   if (!existsSync(manifestPath)) {
     throw new RagError('NOT_FOUND', `no saved engine in ${dir} (manifest.json missing); build one with npm run index`);
@@ -715,8 +897,8 @@ export async function loadEngine(dir: string, overrides: EngineConfig = {}): Pro
   } catch {
     throw new RagError('CORRUPT', `${manifestPath} is not valid JSON`);
   }
-  if (manifest.format !== FORMAT || manifest.version !== FORMAT_VERSION) {
-    throw new RagError('CORRUPT', `${manifestPath}: not a ${FORMAT} v${FORMAT_VERSION} index`);
+  if (manifest.format !== FORMAT || !(manifest.version === 1 || manifest.version === FORMAT_VERSION)) {
+    throw new RagError('CORRUPT', `${manifestPath}: not a ${FORMAT} index of version 1 or ${FORMAT_VERSION} (it says ${manifest.format} v${manifest.version}); rebuild it with npm run index`);
   }
   for (const [name, want] of Object.entries(manifest.files ?? {})) {
     const file = join(dir, name);
@@ -737,13 +919,22 @@ export async function loadEngine(dir: string, overrides: EngineConfig = {}): Pro
     );
   }
   if (manifest.embedder.state !== undefined) embedder.restore?.(manifest.embedder.state);
-  const bm25 = Bm25Index.deserialize(new Uint8Array(await readFile(join(dir, 'bm25.bin'))));
-  const vectors = makeVectorIndex(embedder.dim, { ...manifest.config.vector, kind: manifest.vectorIndex as 'hnsw' | 'flat' });
+  await hooks.loaded?.('embedder');
+  const bm25 = await readBm25(join(dir, 'bm25.bin'));
+  await hooks.loaded?.('bm25');
+  const vectors = makeVectorIndex(embedder.dim, { ...manifest.config.vector, kind: manifest.vectorIndex as VectorKind });
   await vectors.load(join(dir, 'vectors.bin'));
+  // the search beam is a query-time setting: an override replaces the one saved with the index
+  const ef = overrides.vector?.efSearch;
+  if (ef !== undefined) (vectors as VectorIndex & { setEfSearch?(ef: number): void }).setEfSearch?.(ef);
+  await hooks.loaded?.('vectors');
   // indexes saved before the sentence table existed analyse each chunk on its first answer instead
   const sentencesFile = join(dir, 'sentences.bin');
   const sentences = existsSync(sentencesFile) ? await SentenceTable.load(sentencesFile) : undefined;
-  const engine = new Engine(config, embedder, bm25, vectors, sentences);
+  await hooks.loaded?.('sentences');
+  const store = manifest.version === 1 ? undefined : await ChunkStore.open(join(dir, 'chunks.bin'));
+  const engine = new Engine(config, embedder, bm25, vectors, sentences, store);
   await engine.restore(dir, manifest);
+  await hooks.loaded?.('chunks');
   return engine;
 }

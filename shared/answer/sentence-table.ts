@@ -67,6 +67,39 @@ export class SentenceTable {
     this.rows[label] = undefined;
   }
 
+  /** The row of `label`, which the table then forgets (the engine moves it to its chunk store at commit). */
+  take(label: number): Int32Array | undefined {
+    const row = this.rows[label];
+    this.rows[label] = undefined;
+    return row;
+  }
+
+  /**
+   * Bytes held, counted from the structures: the rows' typed arrays (each backing buffer once: a loaded table's rows
+   * are views into one buffer), the row slots, the vocabulary's characters. For npm run bench:memory.
+   */
+  memory(): { part: string; bytes: number; how: string }[] {
+    const buffers = new Set<ArrayBufferLike>();
+    let rows = 0;
+    let n = 0;
+    for (const r of this.rows) {
+      if (r === undefined) continue;
+      n++;
+      if (r.byteLength === r.buffer.byteLength) rows += r.byteLength;
+      else if (!buffers.has(r.buffer)) {
+        buffers.add(r.buffer);
+        rows += r.buffer.byteLength;
+      }
+    }
+    let chars = 0;
+    for (const w of this.words) chars += w.length;
+    return [
+      { part: 'rows', bytes: rows, how: `${n} rows, int32 (sentence spans, offsets, term ids)` },
+      { part: 'row slots', bytes: this.rows.length * 8, how: 'one array slot (pointer) per label' },
+      { part: 'vocabulary', bytes: chars, how: `${this.words.length} terms, characters (+ a Map entry each)` },
+    ];
+  }
+
   /**
    * Binary image: "RSEN", format 1, a u32 byte length and a JSON header (vocabulary), zero padding to 4 bytes, then
    * Int32 words: count, then per row: label, length, row.

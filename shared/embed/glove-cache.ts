@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { openSync, readSync } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { isMapped, mapIndexFilePrefix, mmapAvailable } from '../index/mmap.ts';
 import { writeAtomic } from '../util/write-atomic.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 
@@ -213,4 +215,248 @@ export function clearGloveMemo(): void {
 /** Remove a cache pair (tests, or to force a rebuild). */
 export async function removeGloveCache(cacheDir: string, name = 'glove-100d'): Promise<void> {
   await Promise.all([rm(join(cacheDir, `${name}.bin`), { force: true }), rm(join(cacheDir, `${name}.vocab`), { force: true })]);
+}
+
+/**
+ * Word vectors looked up by word, without the whole table in memory: what `SifEmbedder` needs (a rank per word, a
+ * row per rank). `loadGlove` holds all 341,479 × 100 float32 rows (130 MB) plus a Map and an array of the words
+ * (about 33 MB of heap); `openGloveLookup` holds about 36 MB for the same, exact, vectors:
+ *
+ * - the vocabulary file's bytes as they are, a uint32 offset per word and an open-addressing hash table (int32 rank
+ *   + 1 per slot, FNV-1a of the word's UTF-16 code units, linear probing): about 8 MB instead of the Map and the
+ *   array of strings;
+ * - the rows of the `hot` most frequent words in memory (default 50,000: 20 MB; in the Brown corpus 97.9% of the
+ *   tokens with a vector have a rank below that), the others read from the cache file by offset (`pread`, a few
+ *   µs from the page cache) into a direct-mapped cache of 16,384 rows.
+ */
+export interface GloveLookup {
+  readonly dim: number;
+  /** Words in the vocabulary. */
+  readonly count: number;
+  /** The frequency rank of `word` (0 = most frequent), or -1 when it has no vector. */
+  rank(word: string): number;
+  /** out += w · vector(rank). */
+  addScaled(rank: number, w: number, out: Float32Array): void;
+  memory(): { part: string; bytes: number; how: string }[];
+}
+
+/** A `GloveLookup` over vectors already in memory (tests, and code that loaded the whole table anyway). */
+export function lookupFromVectors(g: GloveVectors): GloveLookup {
+  return {
+    dim: g.dim,
+    count: g.count,
+    rank: (word) => g.index.get(word) ?? -1,
+    addScaled(rank, w, out) {
+      const off = rank * g.dim;
+      const v = g.vectors;
+      for (let j = 0; j < g.dim; j++) out[j] += w * v[off + j];
+    },
+    memory() {
+      let chars = 0;
+      for (const w of g.words) chars += w.length;
+      return [
+        { part: 'word vectors', bytes: g.vectors.byteLength, how: `${g.count} × ${g.dim} float32, all in memory` },
+        { part: 'vocabulary', bytes: chars, how: `${g.count} words, characters (+ a Map entry and a string each)` },
+      ];
+    },
+  };
+}
+
+export interface GloveLookupOptions extends Pick<LoadGloveOptions, 'cacheDir' | 'log' | 'source' | 'name'> {
+  /** Rows of the most frequent words kept in memory. Default 50,000. */
+  hot?: number;
+}
+
+const lookupMemo = new Map<string, Promise<GloveLookup>>();
+
+/**
+ * The GloVe vectors as a compact lookup (see `GloveLookup`), from the binary cache (built first when missing or
+ * invalid, as `loadGlove` does). Memoised per process like `loadGlove`.
+ */
+export function openGloveLookup(opts: GloveLookupOptions = {}): Promise<GloveLookup> {
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const name = opts.name ?? 'glove-100d';
+  const hot = opts.hot ?? 50_000;
+  // mapped (every row at hand) or read (hot rows + a row cache): two different lookups
+  const key = `${cacheDir}\0${name}\0${hot}\0${mmapAvailable() ? 'mmap' : 'read'}`;
+  let p = lookupMemo.get(key);
+  if (!p) {
+    p = (async () => {
+      const binFile = join(cacheDir, `${name}.bin`);
+      const vocabFile = join(cacheDir, `${name}.vocab`);
+      try {
+        return await CompactGlove.open(binFile, vocabFile, hot);
+      } catch {
+        // missing or invalid: build the cache the usual way, then open it (the full table it loaded can go)
+        await loadGlove({ cacheDir, name, source: opts.source, log: opts.log });
+        memo.delete(`${cacheDir}\0${opts.source ?? defaultGloveSource()}\0${name}`);
+        return await CompactGlove.open(binFile, vocabFile, hot);
+      }
+    })();
+    lookupMemo.set(key, p);
+    p.catch(() => lookupMemo.delete(key));
+  }
+  return p;
+}
+
+const CACHE_ROWS = 16_384;
+
+class CompactGlove implements GloveLookup {
+  private constructor(
+    readonly dim: number,
+    readonly count: number,
+    private readonly vocab: Buffer,
+    private readonly offsets: Uint32Array,
+    private readonly table: Int32Array,
+    private readonly hotRows: Float32Array,
+    private readonly hot: number,
+    private readonly fd: number,
+    private readonly file: string,
+  ) {
+    // no row cache when every row is at hand
+    const slots = hot < count ? CACHE_ROWS : 0;
+    this.tags = new Int32Array(slots).fill(-1);
+    this.rows = new Float32Array(slots * dim);
+    this.rowBytes = new Uint8Array(this.rows.buffer);
+  }
+
+  private readonly tags: Int32Array;
+  private readonly rows: Float32Array;
+  private readonly rowBytes: Uint8Array;
+  /** Rows read from the file so far. */
+  reads = 0;
+
+  static async open(binFile: string, vocabFile: string, hot: number): Promise<CompactGlove> {
+    const fh = await open(binFile, 'r');
+    try {
+      const { size } = await fh.stat();
+      const header = Buffer.alloc(HEADER_BYTES);
+      if (size < HEADER_BYTES || (await fh.read(header, 0, HEADER_BYTES, 0)).bytesRead !== HEADER_BYTES) throw new Error(`${binFile}: truncated header`);
+      if (header.toString('ascii', 0, 8) !== MAGIC) throw new Error(`${binFile}: bad magic`);
+      if (header.readUInt32LE(8) !== VERSION) throw new Error(`${binFile}: format version ${header.readUInt32LE(8)}, expected ${VERSION}`);
+      const count = header.readUInt32LE(12);
+      const dim = header.readUInt32LE(16);
+      const vocabLen = header.readUInt32LE(20);
+      if (dim === 0 || size !== HEADER_BYTES + count * dim * 4) throw new Error(`${binFile}: size ${size}, expected ${HEADER_BYTES + count * dim * 4}`);
+      const vocab = await readFile(vocabFile);
+      if (vocab.length !== vocabLen || !hash8(vocab).equals(header.subarray(24, 32))) throw new Error(`${vocabFile}: does not match ${binFile}`);
+      // word boundaries: one word per line
+      const offsets = new Uint32Array(count + 1);
+      let w = 0;
+      for (let i = 0; i < vocab.length && w < count; i++) if (vocab[i] === 0x0a) offsets[++w] = i + 1;
+      if (count > 0 && w !== count - 1) throw new Error(`${vocabFile}: ${w + 1} words, expected ${count}`);
+      offsets[count] = vocab.length + 1;
+      let cap = 1;
+      while (cap < 2 * count) cap *= 2;
+      const table = new Int32Array(cap);
+      for (let r = 0; r < count; r++) {
+        const word = vocab.toString('utf8', offsets[r], offsets[r + 1] - 1);
+        let h = fnv1a(word) & (cap - 1);
+        while (table[h] !== 0) h = (h + 1) & (cap - 1);
+        table[h] = r + 1;
+      }
+      const nHot = Math.min(hot, count);
+      if (mmapAvailable()) {
+        // the hot rows are a view into the mapped file (index/mmap.ts), shared by every process that maps it; the
+        // rest stays read by offset into the row cache: mapped, every rare word a query touches would keep its 4 KB
+        // page resident in each process (up to the whole 137 MB table under a varied load)
+        const mapped = mapIndexFilePrefix(binFile, HEADER_BYTES + nHot * dim * 4);
+        if (mapped !== undefined && mapped.length === HEADER_BYTES + nHot * dim * 4 && isMapped(mapped)) {
+          const rows = new Float32Array(mapped.buffer, mapped.byteOffset + HEADER_BYTES, nHot * dim);
+          return new CompactGlove(dim, count, vocab, offsets, table, rows, nHot, openSync(binFile, 'r'), binFile);
+        }
+      }
+      const hotRows = new Float32Array(nHot * dim);
+      const bytes = new Uint8Array(hotRows.buffer);
+      for (let off = 0; off < bytes.length; ) {
+        const { bytesRead } = await fh.read(bytes, off, Math.min(1 << 26, bytes.length - off), HEADER_BYTES + off);
+        if (bytesRead === 0) throw new Error(`${binFile}: unexpected end of file`);
+        off += bytesRead;
+      }
+      return new CompactGlove(dim, count, vocab, offsets, table, hotRows, nHot, openSync(binFile, 'r'), binFile);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  rank(word: string): number {
+    const table = this.table;
+    const mask = table.length - 1;
+    let h = fnv1a(word) & mask;
+    for (;;) {
+      const r = table[h] - 1;
+      if (r < 0) return -1;
+      if (this.is(r, word)) return r;
+      h = (h + 1) & mask;
+    }
+  }
+
+  /** Word `r` of the vocabulary equals `word`: bytes compared with code units for ASCII, decoded otherwise. */
+  private is(r: number, word: string): boolean {
+    const s = this.offsets[r];
+    const e = this.offsets[r + 1] - 1;
+    const v = this.vocab;
+    let ascii = true;
+    for (let i = 0; i < word.length; i++) {
+      if (word.charCodeAt(i) > 127) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      if (e - s !== word.length) return false;
+      for (let i = 0; i < word.length; i++) if (v[s + i] !== word.charCodeAt(i)) return false;
+      return true;
+    }
+    return v.toString('utf8', s, e) === word;
+  }
+
+  addScaled(rank: number, w: number, out: Float32Array): void {
+    const dim = this.dim;
+    let src: Float32Array;
+    let off: number;
+    if (rank < this.hot) {
+      src = this.hotRows;
+      off = rank * dim;
+    } else {
+      const slot = rank & (CACHE_ROWS - 1);
+      off = slot * dim;
+      if (this.tags[slot] !== rank) {
+        const got = readSync(this.fd, this.rowBytes, off * 4, dim * 4, HEADER_BYTES + rank * dim * 4);
+        if (got !== dim * 4) throw new Error(`${this.file}: short read of row ${rank}`);
+        this.tags[slot] = rank;
+        this.reads++;
+      }
+      src = this.rows;
+    }
+    for (let j = 0; j < dim; j++) out[j] += w * src[off + j];
+  }
+
+  memory(): { part: string; bytes: number; how: string }[] {
+    if (isMapped(this.hotRows)) {
+      return [
+        { part: 'word vectors (mapped file)', bytes: this.hotRows.byteLength,
+          how: `${this.hot} most frequent of ${this.count} rows: a view into ${this.file} mapped copy-on-write, shared between processes` },
+        { part: 'word vectors', bytes: this.rows.byteLength + this.tags.byteLength, how: `${CACHE_ROWS}-row cache for the rest (read by offset)` },
+        { part: 'vocabulary', bytes: this.vocab.byteLength + this.offsets.byteLength + this.table.byteLength,
+          how: `${this.count} words as UTF-8 bytes, uint32 offsets, ${this.table.length}-slot hash table` },
+      ];
+    }
+    return [
+      { part: 'word vectors', bytes: this.hotRows.byteLength + this.rows.byteLength + this.tags.byteLength,
+        how: `${this.hot} most frequent of ${this.count} rows in memory, ${CACHE_ROWS}-row cache for the rest (read from ${this.file})` },
+      { part: 'vocabulary', bytes: this.vocab.byteLength + this.offsets.byteLength + this.table.byteLength,
+        how: `${this.count} words as UTF-8 bytes, uint32 offsets, ${this.table.length}-slot hash table` },
+    ];
+  }
+}
+
+/** FNV-1a over a string's UTF-16 code units. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }

@@ -112,3 +112,32 @@ describe('SifEmbedder (GloVe-100d)', () => {
     expect(() => e.restore({ ...e.state(), component: [1, 2] })).toThrow(/component/);
   });
 });
+
+describe('the compact GloVe lookup', () => {
+  it('gives the default embedder the same vectors, bit for bit, as the whole table in memory, in a fraction of the memory', async () => {
+    const { loadGlove, openGloveLookup } = await import('./glove-cache.ts');
+    const { setFileLoading } = await import('../index/mmap.ts');
+    const full = new SifEmbedder(await loadGlove());
+    // read, not mapped (index/mmap.ts): most words beyond the hot rows, read from the file by offset
+    const prev = setFileLoading('read');
+    const lookup = await openGloveLookup({ hot: 1000 });
+    const readDefault = await openGloveLookup();
+    setFileLoading(prev);
+    const compact = new SifEmbedder(lookup);
+    const texts = [
+      'The Fulton County Grand Jury said Friday an investigation of Atlanta recent primary election produced no evidence',
+      'café naïve über zweiundzwanzig antidisestablishmentarianism xylophone quokka',
+      'the of and',
+      'aerodynamic heating of a slender body at hypersonic speeds in a rarefied gas',
+    ];
+    await full.fit(texts);
+    compact.restore(full.state());
+    const a = await full.embed(texts);
+    const b = await compact.embed(texts);
+    for (let i = 0; i < texts.length; i++) expect([...b[i]]).toEqual([...a[i]]);
+    expect(lookup.rank('the')).toBe(0);
+    expect(lookup.rank('zzzznotaword')).toBe(-1);
+    const bytes = (m: { bytes: number }[]) => m.reduce((s, p) => s + p.bytes, 0);
+    expect(bytes(readDefault.memory())).toBeLessThan(bytes(full.memory()) / 3);
+  });
+});

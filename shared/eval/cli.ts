@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { loadBeir } from '../corpus/beir.ts';
 import { loadBrown } from '../corpus/brown.ts';
-import { createEngine, RETRIEVAL_MODES, type EngineConfig, type RetrievalMode } from '../engine.ts';
+import { createEngine, RETRIEVAL_MODES, type EngineConfig, type RetrievalMode, type VectorKind } from '../engine.ts';
 import type { FusionMethod } from '../retrieve/fusion.ts';
 import type { Doc, Qrels, Query } from '../types.ts';
 import { fail, numberFlag, parseCli, runMain } from '../util/cli.ts';
@@ -24,7 +24,8 @@ Options:
                       known-item query set derived from it (see shared/eval/known-item.ts).
   --split <name>      qrels split (default test)
   --mode <m>          bm25 | dense | hybrid (default hybrid)
-  --vector <kind>     hnsw | flat (default hnsw)
+  --vector <kind>     hnsw-i8 | hnsw | flat (default hnsw-i8: HNSW over int8 vectors; hnsw: hnswlib, float32;
+                      flat: exact float32)
   --fusion <method>   weighted | rrf (default: the engine's, weighted)
   --weights <a,b>     fusion weights for the BM25 and dense lists (default 1,0.3)
   --rrf-k <n>         RRF constant (default 60)
@@ -39,7 +40,7 @@ runMain(async () => {
     dataset: { type: 'string' },
     split: { type: 'string', default: 'test' },
     mode: { type: 'string', default: 'hybrid' },
-    vector: { type: 'string', default: 'hnsw' },
+    vector: { type: 'string', default: 'hnsw-i8' },
     fusion: { type: 'string' },
     weights: { type: 'string' },
     'rrf-k': { type: 'string' },
@@ -50,7 +51,7 @@ runMain(async () => {
   });
   const mode = values.mode as RetrievalMode;
   if (!RETRIEVAL_MODES.includes(mode)) fail(`--mode must be one of ${RETRIEVAL_MODES.join(', ')}, got "${values.mode}"`);
-  if (values.vector !== 'hnsw' && values.vector !== 'flat') fail(`--vector must be hnsw or flat, got "${values.vector}"`);
+  if (values.vector !== 'hnsw-i8' && values.vector !== 'hnsw' && values.vector !== 'flat') fail(`--vector must be hnsw-i8, hnsw or flat, got "${values.vector}"`);
   if (values.fusion && values.fusion !== 'rrf' && values.fusion !== 'weighted') {
     fail(`--fusion must be rrf or weighted, got "${values.fusion}"`);
   }
@@ -82,7 +83,7 @@ runMain(async () => {
   const engine = await createEngine({
     log,
     llm: null,
-    vector: { kind: values.vector as 'hnsw' | 'flat' },
+    vector: { kind: values.vector as VectorKind },
     fusion,
     bm25: {
       k1: values.k1 === undefined ? undefined : numberFlag('k1', values.k1, 1.2, (n) => n >= 0),

@@ -2,7 +2,20 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RagError } from '../errors.ts';
 import { buildSmallBm25, smallBm25Queries } from './__fixtures__/small-bm25.ts';
-import { BM25_FORMAT_VERSION, BM25_MAGIC, bm25Layout, decodeBm25, encodeBm25 } from './bm25-format.ts';
+import {
+  BM25_BLOCK,
+  BM25_FORMAT_VERSION,
+  BM25_MAGIC,
+  ByteWriter,
+  IntWriter,
+  bm25FileVersion,
+  bm25Layout,
+  decodeBm25,
+  decodePostings,
+  encodeBm25,
+  encodePostings,
+} from './bm25-format.ts';
+import { mulberry32 } from '../util/random.ts';
 import { Bm25Index } from './bm25.ts';
 
 /** Written by Bm25Index.serialize() before the format had its own module (see __fixtures__/small-bm25.ts). */
@@ -24,9 +37,44 @@ describe('the BM25 file format', () => {
     expect(Math.ceil(header.labelCap / 32)).toBeGreaterThan(1);
   });
 
-  it('writes the same bytes as before, and a loaded index writes them again', () => {
-    expect(Buffer.from(buildSmallBm25().serialize()).equals(saved)).toBe(true);
-    expect(Buffer.from(Bm25Index.deserialize(saved).serialize()).equals(saved)).toBe(true);
+  it('writes format 2 from a format-1 file, to the same results, and a loaded index writes the same bytes again', () => {
+    const v2 = Bm25Index.deserialize(saved).serialize();
+    expect(bm25FileVersion(v2)).toBe(2);
+    expect(Buffer.from(buildSmallBm25().serialize()).equals(Buffer.from(v2))).toBe(true);
+    const loaded = Bm25Index.deserialize(v2);
+    expect(Buffer.from(loaded.serialize()).equals(Buffer.from(v2))).toBe(true);
+    const built = buildSmallBm25();
+    for (const q of smallBm25Queries) expect(loaded.search(q, 10)).toEqual(built.search(q, 10));
+  });
+
+  it('compresses postings: variable-byte gaps with the tf folded in, skip entries every block, exact round trip', () => {
+    const rand = mulberry32(5);
+    const n = 3 * BM25_BLOCK + 17;
+    const labels = new Int32Array(n);
+    const tfs = new Uint16Array(n);
+    let l = -1;
+    for (let i = 0; i < n; i++) {
+      // small gaps mostly, some huge ones (up to the label limit), tf 1 mostly, some large
+      l += i === n - 1 ? 2 ** 31 - 2 - l : rand() < 0.05 ? 1 + Math.floor(rand() * 1e6) : 1 + Math.floor(rand() * 5);
+      labels[i] = l;
+      tfs[i] = rand() < 0.8 ? 1 : i === 5 ? 65_535 : 2 + Math.floor(rand() * 300);
+    }
+    const out = new ByteWriter(8);
+    const skips = new IntWriter(2);
+    const bytes = encodePostings(labels, tfs, n, out, skips);
+    expect(bytes).toBe(out.length);
+    expect(bytes / n).toBeLessThan(2.5);
+    expect(skips.length).toBe(2 * 3);
+    const gotL = new Int32Array(n);
+    const gotT = new Uint16Array(n);
+    expect(decodePostings(out.bytes, 0, n, -1, gotL, gotT, 0)).toBe(bytes);
+    expect([...gotL]).toEqual([...labels]);
+    expect([...gotT]).toEqual([...tfs]);
+    // a block decodes on its own from its skip entry
+    const b = 2;
+    const [prev, at] = [skips.ints[2 * (b - 1)], skips.ints[2 * (b - 1) + 1]];
+    decodePostings(out.bytes, at, BM25_BLOCK, prev, gotL, gotT, 0);
+    expect([...gotL.subarray(0, BM25_BLOCK)]).toEqual([...labels.subarray(b * BM25_BLOCK, (b + 1) * BM25_BLOCK)]);
   });
 
   it('lays sections out back to back on 4-byte boundaries, sized from the header', () => {
@@ -75,8 +123,8 @@ describe('the BM25 file format', () => {
     longer.set(saved);
     expect(code(longer)).toMatch(/^CORRUPT: .*header implies/);
     const newer = saved.slice();
-    newer[4] = 2;
-    expect(code(newer)).toBe('CORRUPT: bm25 index: format version 2, expected 1');
+    newer[4] = 3;
+    expect(() => Bm25Index.deserialize(newer)).toThrow('bm25 index: format version 3, expected 1 or 2');
     const withHeader = (json: string) => {
       const text = new TextEncoder().encode(json);
       const bytes = new Uint8Array(12 + ((text.length + 3) & ~3)); // an empty index: no section has a length

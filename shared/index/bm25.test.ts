@@ -283,3 +283,46 @@ describe('Bm25Index pruning of the commonest term', () => {
     check();
   });
 });
+
+describe('Bm25Index compressed postings', () => {
+  it('a loaded index holds its postings compressed and no forward lists, and stays exact through removals (with tokens or without), adds and compaction', () => {
+    const { docs, doc, queries } = corpus(31, 2000, 400);
+    const built = new Bm25Index();
+    built.autoCompact = false;
+    docs.forEach((t, l) => built.add(l, t));
+    const loaded = Bm25Index.deserialize(built.serialize());
+    loaded.autoCompact = false;
+    const parts = Object.fromEntries(loaded.memory().map((p) => [p.part, p.bytes]));
+    const postings = loaded.stats().postings;
+    expect(parts['postings (compressed)'] / postings).toBeLessThan(2); // bytes a posting, skip entries included
+    expect(parts['postings (tails)']).toBe(0);
+    expect(parts['forward lists']).toBe(0);
+    const live = new Map(docs.map((t, l) => [l, t] as [number, string[]]));
+    // removals: half with the document's tokens (what the engine passes), half without (every list is searched)
+    for (let l = 0; l < 2000; l += 3) {
+      expect(loaded.remove(l, l % 2 === 0 ? docs[l] : undefined)).toBe(true);
+      live.delete(l);
+    }
+    for (let l = 2000; l < 2100; l++) {
+      const t = doc();
+      loaded.add(l, t);
+      live.set(l, t);
+    }
+    // a removed label added again: its old postings, in the compressed lists, must not count
+    loaded.add(3, docs[4]);
+    live.set(3, docs[4]);
+    expectSameResults(loaded, fresh(live), queries);
+    for (const _ of loaded.compactSteps(500));
+    expectSameResults(loaded, fresh(live), queries);
+    const after = Object.fromEntries(loaded.memory().map((p) => [p.part, p.bytes]));
+    expect(after['postings (tails)']).toBe(0);
+    expect(after['forward lists']).toBe(0);
+    expect(loaded.stats().deadPostings).toBe(0);
+    // pruning works over compressed lists and gives what a full scan gives
+    const scanned = new Bm25Index();
+    for (const [l, t] of [...live].sort((a, b) => b[0] - a[0])) scanned.add(l, t);
+    const before = loaded.prunedSearches;
+    for (const q of queries) for (const k of [1, 10]) expect(loaded.search(q, k)).toEqual(scanned.search(q, k));
+    expect(loaded.prunedSearches).toBeGreaterThan(before);
+  });
+});

@@ -1,4 +1,4 @@
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import hnswlib from 'hnswlib-node';
 import { RagError } from '../errors.ts';
 import type { LabelFilter, ScoredLabel, VectorIndex } from '../types.ts';
@@ -126,6 +126,45 @@ export class HnswIndex implements VectorIndex {
   has(label: number): boolean {
     return this.live.has(label);
   }
+
+  /**
+   * Bytes held, by part, from hnswlib's memory layout (hnswalg.h) at the current capacity: per element slot, the
+   * base-layer links (2M int32 + a count), the float32 vector and the 8-byte label in one block, plus a link-list
+   * pointer, a level and a mutex; the upper layers' links are read from the saved file's size when the index was
+   * loaded or saved (else their expected size, 1/(M − 1) upper levels per element). JS side: the cached rows of
+   * `searchAmong` and the label bitmaps (the live/deleted Sets' entries are not counted). For npm run bench:memory.
+   */
+  memory(): { part: string; bytes: number; how: string }[] {
+    const cap = this.index.getMaxElements();
+    const count = this.index.getCurrentCount();
+    const linksPerElement0 = 2 * this.M * 4 + 4;
+    const perElement = linksPerElement0 + this.dim * 4 + 8;
+    let upper: number;
+    let upperHow: string;
+    if (this.file !== undefined && this.fileElements === count) {
+      // file: a 96-byte header, the base-layer blocks of the elements, then per element a u32 size and its upper links
+      upper = this.fileBytes - 96 - count * perElement - 4 * count;
+      upperHow = 'upper-layer links, from the saved file';
+    } else {
+      upper = Math.round((count * (this.M * 4 + 4)) / (this.M - 1));
+      upperHow = 'upper-layer links, expected size (1/(M − 1) levels per element)';
+    }
+    const MUTEX = 40;
+    // hnswlib allocates every slot of the capacity, but the pages of slots never written stay out of RSS: count used
+    // slots for the per-element block and all slots for the small per-slot arrays it initialises
+    return [
+      { part: 'vectors', bytes: count * this.dim * 4, how: `${count} × ${this.dim} float32 (hnswlib; ${cap} slots allocated)` },
+      { part: 'graph', bytes: count * (linksPerElement0 + 8) + cap * (8 + 4 + MUTEX + 2) + upper + 65_536 * MUTEX,
+        how: `base-layer links ${linksPerElement0} B + label per element; pointer, level, mutex, visited mark per slot; ${upperHow}; lock table` },
+      { part: 'JS side', bytes: this.rows.byteLength + this.liveBits.byteLength + this.rowIndex.byteLength,
+        how: `searchAmong rows (${this.nRows}), live bitmap, row index (+ ${this.live.size + this.deleted.size} Set entries)` },
+    ];
+  }
+
+  /** The file this index was last loaded from or saved to, its size and element count (for `memory`). */
+  private file: string | undefined;
+  private fileBytes = 0;
+  private fileElements = -1;
 
   /** Set the search-time candidate list size (recall/speed trade-off). */
   setEfSearch(ef: number): void {
@@ -380,6 +419,9 @@ export class HnswIndex implements VectorIndex {
       throw err;
     }
     await writeAtomic(`${file}.json`, JSON.stringify(sidecar));
+    this.file = file;
+    this.fileBytes = (await stat(file)).size;
+    this.fileElements = sidecar.elements;
   }
 
   /** Replace this index with the saved one. The file's dim must equal this index's dim; its M/ef settings are adopted. */
@@ -426,5 +468,8 @@ export class HnswIndex implements VectorIndex {
     this.rowIndex = new Int32Array(0);
     for (const l of side.live) this.setLive(l, true);
     for (const l of side.deleted) this.deleted.add(l);
+    this.file = file;
+    this.fileBytes = (await stat(file)).size;
+    this.fileElements = side.elements;
   }
 }

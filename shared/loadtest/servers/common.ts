@@ -3,7 +3,9 @@
  * the same SIF embedder in the same fitted state, and a tiny node:cluster wrapper.
  */
 import cluster from 'node:cluster';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { ChunkStore } from '../../answer/chunk-store.ts';
 import { join } from 'node:path';
 import { createDefaultEmbedder, type SifEmbedder } from '../../embed/sif.ts';
 import { indexText } from '../../corpus/chunk.ts';
@@ -26,10 +28,16 @@ export function peerArgs(usage: string, needsIndex = true): PeerArgs {
   };
 }
 
-/** The live chunks of a saved index, in label order. */
+/** The live chunks of a saved index, in label order (format 2: chunks.bin, read by offset; format 1: chunks.jsonl). */
 export async function readChunks(indexDir: string): Promise<Chunk[]> {
-  const text = await readFile(join(indexDir, 'chunks.jsonl'), 'utf8');
   const chunks: Chunk[] = [];
+  if (existsSync(join(indexDir, 'chunks.bin'))) {
+    const store = await ChunkStore.open(join(indexDir, 'chunks.bin'));
+    for (const label of store.labels()) chunks.push(store.get(label)!);
+    store.close();
+    return chunks;
+  }
+  const text = await readFile(join(indexDir, 'chunks.jsonl'), 'utf8');
   for (const line of text.split('\n')) if (line) chunks.push((JSON.parse(line) as [number, Chunk])[1]);
   return chunks;
 }
