@@ -12,6 +12,8 @@
  *   POST   /v1/documents       {documents: [{id, text, title?, metadata?}]} → {version, documents, chunks, replaced}   write
  *   DELETE /v1/documents/:id   → {version, removed}                                                       write
  *   DELETE /v1/documents       {ids} → {version, removed}                                                 write
+ *   GET    /v1/documents/:id/versions[/:v]   a document's versions; the document as of v (store/history.ts)   open or read
+ *   POST   /v1/documents/:id/rollback        {version} → the document as it was then, as a new write        write
  *   GET    /v1/whoami          the presented key's id, name and scopes                                    any key
  *   GET    /healthz            the process is up                                                          open
  *   GET    /readyz             200 once the index is loaded, 503 before and while shutting down           open
@@ -52,7 +54,9 @@ import { registerOpenApi } from './routes/openapi.ts';
 import { registerQueryRoute } from './routes/query.ts';
 import { API_LIMITS } from './schemas.ts';
 import type { ReloadResult } from './reload.ts';
+import type { HistoryReader } from './store/history.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerVersionRoutes } from './routes/versions.ts';
 import { presenceAware, Sequencer, type ApplyOutcome, type LogOp, type WritePath } from './writes.ts';
 
 export interface ServerOptions {
@@ -88,6 +92,8 @@ export interface ServerOptions {
    * configured one. Without it the route answers 501.
    */
   reload?: (index: string | undefined) => Promise<ReloadResult>;
+  /** Every document's versions (store/history.ts); undefined: the version routes answer 501. */
+  history?: HistoryReader & { failed?: string };
   /** The index version the engine starts at (a cluster worker joining late starts at the primary's). Default 0. */
   version?: number;
   /**
@@ -249,6 +255,7 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
     writeDeadlineMs,
     metricsText: opts.metricsText,
     reload: opts.reload,
+    history: opts.history,
   };
 
   await registerOpenApi(app);
@@ -303,6 +310,7 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
   registerMetrics(app, ctx);
   registerQueryRoute(app, ctx);
   registerDocumentRoutes(app, ctx);
+  registerVersionRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
   registerKeyRoutes(app);
   registerAdminRoutes(app, ctx);

@@ -242,3 +242,63 @@ export const reloadResponse = {
     },
   },
 } as const;
+
+/** GET /v1/documents/:id/versions/:v and POST …/rollback: a service version (digits in the URL). */
+export const versionParams = {
+  type: 'object',
+  required: ['id', 'v'],
+  properties: {
+    id: idSchema,
+    v: { type: 'string', pattern: '^(0|[1-9][0-9]{0,14})$', description: 'A service version (as a write answered it)' },
+  },
+} as const;
+
+export const versionListResponse = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    versions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          version: { type: 'integer', description: 'The service version of the write' },
+          at: { type: 'string', description: 'When the history recorded it (ISO 8601)' },
+          kind: { type: 'string', enum: ['ingest', 'delete'] },
+          bytes: { type: 'integer', description: 'Bytes the history holds for this version of the document' },
+        },
+      },
+    },
+  },
+} as const;
+
+export const versionResponse = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    version: { type: 'integer', description: 'The write that left the document so (at or before asOf)' },
+    asOf: { type: 'integer', description: 'The version asked for' },
+    at: { type: 'string' },
+    text: { type: 'string' },
+    title: { type: 'string' },
+    metadata: { type: 'object', additionalProperties: metaValue },
+  },
+} as const;
+
+export const rollbackBody = {
+  type: 'object',
+  required: ['version'],
+  additionalProperties: false,
+  properties: {
+    version: { type: 'integer', minimum: 0, description: 'The service version whose state of the document is written again' },
+  },
+} as const;
+
+export const rollbackResponse = {
+  type: 'object',
+  properties: {
+    ...writeResponse.properties,
+    to: { type: 'integer', description: 'The version of the write whose state was restored (at or before the one asked for)' },
+    restored: { type: 'string', enum: ['ingest', 'delete'], description: 'ingest: the old text is indexed again; delete: it was deleted then, so now too' },
+  },
+} as const;

@@ -18,6 +18,7 @@ import { HttpError } from './http-errors.ts';
 import { Reloader } from './reload.ts';
 import { onceSignal } from './shutdown.ts';
 import { registerStoreMetrics } from './store/metrics.ts';
+import { DocumentHistory } from './store/history.ts';
 import { SnapshotScheduler } from './store/snapshots.ts';
 import { DurableStore } from './store/store.ts';
 import {
@@ -40,11 +41,25 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
     : undefined;
   const base = store?.base ?? { dir: cfg.indexDir, version: 0 };
   const engine = await loadServingEngine(base.dir, cfg.engine);
-  if (store) {
+  // every document's versions (store/history.ts): derived from the log, recorded once a write is applied
+  const history = store ? DocumentHistory.open(store.dataDir, log) : undefined;
+  if (store && history) {
     const ops = store.ops(base.version);
     const t0 = Date.now();
+    if (history.last < base.version) {
+      log.warn(
+        { history: history.last, base: base.version },
+        'document history: its newest write is older than the snapshot; writes between them, if any, are not in it (made before the history existed, or its file was removed)',
+      );
+    }
+    const caughtUp = history.last;
     // a reload record after the base names the folder the base was loaded from: nothing to apply
-    for (const [, op] of ops) if (op.kind !== 'reload') await applyWrite(engine, op);
+    for (const [v, op] of ops) {
+      const outcome: ApplyOutcome = op.kind === 'reload' ? { ok: true, result: {} } : await applyWrite(engine, op);
+      // the history catches up with the log (a crash can leave it a frame or a few behind)
+      if (v > caughtUp) history.record(v, op, outcome);
+    }
+    store.beforePrune = () => history.sync();
     log.warn(
       { data: store.dataDir, base: base.dir, baseVersion: base.version, replay: ops.length, ms: Date.now() - t0, version: store.version },
       'recovered: snapshot + write-ahead log',
@@ -52,7 +67,18 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
   }
 
   let server: RagServer | undefined;
-  const applier = new OrderedApplier((v, op) => server!.applySequenced(v, op));
+  const applier = new OrderedApplier(async (v, op) => {
+    const outcome = await server!.applySequenced(v, op);
+    // applied everywhere, not yet acknowledged: the history records it now (a failure here is logged; the write stands)
+    if (history && !history.failed) {
+      try {
+        history.record(v, op, outcome);
+      } catch (err) {
+        log.error({ err: (err as Error).message, version: v }, 'document history: could not record a write; history answers 503 until a restart');
+      }
+    }
+    return outcome;
+  });
   let scheduler: SnapshotScheduler | undefined;
   let walFailed = false;
   /** The version of the last write handed to the engine. */
@@ -97,6 +123,7 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
     writes: presenceAware(queue ?? sequencer, () => ({ version: created.version, engine: created.engine })),
     cache: cfg.server.cache === false ? false : { ...cfg.server.cache, ...rc },
     reload: (index) => reloader!.reload(index ?? cfg.indexDir),
+    history,
   });
   server = created;
   server.setEngine(engine, store?.version ?? 0, base.dir);
@@ -149,6 +176,7 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
     // a last snapshot, so the next start replays nothing; the log already holds every acknowledged write
     await scheduler?.stop(!walFailed);
     await store?.close();
+    history?.close();
     rc?.redis.disconnect();
   });
   process.once('SIGTERM', shutdown);

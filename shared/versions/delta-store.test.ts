@@ -26,6 +26,19 @@ describe('delta store', () => {
     expect(store.versions('nope')).toBe(0);
   });
 
+  it('resumes over a backend that outlives it: the next append continues the history, every version reads back', () => {
+    const backend = new MemoryBackend();
+    const first = createDeltaStore({ backend, checkpointEvery: 8 });
+    for (const t of histories[0].slice(0, 13)) first.append('d', t);
+    const second = createDeltaStore({ backend, checkpointEvery: 8 });
+    second.resume('d', 13);
+    expect(second.versions('d')).toBe(13);
+    for (const t of histories[0].slice(13)) second.append('d', t);
+    // the first append after the resume was a delta against version 12, rebuilt from the backend
+    expect(backend.get(recordKey('d', 13))![0]).toBe(DELTA);
+    histories[0].forEach((t, v) => expect(second.get('d', v)).toBe(t));
+  });
+
   it('writes a full copy every K versions and a delta in between; reading a version reads at most K records', () => {
     const backend = new MemoryBackend();
     const k = 8;

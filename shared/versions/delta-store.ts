@@ -89,8 +89,17 @@ function record(kind: number, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-export function createDeltaStore(opts: DeltaStoreOptions): VersionStore {
+export function createDeltaStore(opts: DeltaStoreOptions): ResumableVersionStore {
   return new DeltaStore(opts);
+}
+
+/**
+ * A store whose backend outlives it (records on disk): `resume(docId, count)` says that the backend already holds
+ * versions 0 … count − 1 of `docId` (written by an earlier process with the same `checkpointEvery`), so the next
+ * append is version `count`, diffed against version count − 1, which is rebuilt from the backend when first needed.
+ */
+export interface ResumableVersionStore extends VersionStore {
+  resume(docId: string, count: number): void;
 }
 
 /**
@@ -101,8 +110,11 @@ class DeltaStore implements VersionStore {
   private readonly k: number;
   private readonly diff: DiffFn;
   private readonly backend: RecordBackend;
-  /** Per document: versions stored, and the latest text (what the next append is diffed against). */
-  private readonly docs = new Map<string, { count: number; latest: string }>();
+  /**
+   * Per document: versions stored, and the latest text (what the next append is diffed against); undefined after
+   * `resume` until it is first needed.
+   */
+  private readonly docs = new Map<string, { count: number; latest: string | undefined }>();
 
   constructor(opts: DeltaStoreOptions) {
     const k = opts.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
@@ -119,7 +131,7 @@ class DeltaStore implements VersionStore {
     const bytes =
       doc === undefined || version % this.k === 0
         ? record(FULL, encoder.encode(text))
-        : record(DELTA, makeDelta(doc.latest, text, this.diff));
+        : record(DELTA, makeDelta(this.latestOf(docId, doc), text, this.diff));
     this.backend.put(recordKey(docId, version), bytes);
     this.docs.set(docId, { count: version + 1, latest: text });
     return version;
@@ -130,7 +142,23 @@ class DeltaStore implements VersionStore {
     if (!doc || !Number.isInteger(version) || version < 0 || version >= doc.count) {
       throw new RagError('NOT_FOUND', `${docId} has no version ${version} (it has ${doc?.count ?? 0})`);
     }
-    if (version === doc.count - 1) return doc.latest;
+    if (version === doc.count - 1) return this.latestOf(docId, doc);
+    return this.rebuild(docId, version);
+  }
+
+  resume(docId: string, count: number): void {
+    if (!Number.isInteger(count) || count < 0) throw new RagError('INVALID_INPUT', `resume: count of ${docId} must be a non-negative integer, got ${count}`);
+    if (count === 0) this.docs.delete(docId);
+    else this.docs.set(docId, { count, latest: undefined });
+  }
+
+  private latestOf(docId: string, doc: { count: number; latest: string | undefined }): string {
+    if (doc.latest === undefined) doc.latest = this.rebuild(docId, doc.count - 1);
+    return doc.latest;
+  }
+
+  /** Version `version` from the checkpoint at or below it and the deltas after it. */
+  private rebuild(docId: string, version: number): string {
     const start = version - (version % this.k);
     const first = this.read(docId, start);
     if (first[0] !== FULL) throw new RagError('CORRUPT', `version ${start} of ${docId} should be a full copy`);

@@ -22,6 +22,7 @@ import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import type { ServeConfig } from '../config.ts';
 import { HttpError } from '../http-errors.ts';
 import { Reloader, type StageReport } from '../reload.ts';
+import { DocumentHistory } from '../store/history.ts';
 import { registerStoreMetrics } from '../store/metrics.ts';
 import { SnapshotScheduler } from '../store/snapshots.ts';
 import { checkSavedIndex, DurableStore } from '../store/store.ts';
@@ -137,6 +138,22 @@ export async function runPrimary(cfg: ServeConfig): Promise<void> {
   if (store) {
     log.warn({ data: store.dataDir, base: store.base.dir, baseVersion: store.base.version, replay: store.version - store.base.version }, 'recovered: snapshot + write-ahead log');
   }
+  // every document's versions (store/history.ts): written here, read by the workers from the file
+  const history = store ? DocumentHistory.open(store.dataDir, log) : undefined;
+  if (store && history) {
+    // catch up with the log (a crash can leave the history a frame or a few behind). The primary holds no engine, so
+    // these writes count as applied: one the engine refuses (the HTTP schemas let very few through) would be listed
+    for (const [v, op] of store.ops(store.base.version)) if (v > history.last) history.record(v, op, { ok: true, result: {} });
+    store.beforePrune = () => history.sync();
+  }
+  const recordHistory = (seq: number, op: LogOp, outcome: ApplyOutcome): void => {
+    if (!history || history.failed) return;
+    try {
+      history.record(seq, op, outcome);
+    } catch (err) {
+      log.error({ err: (err as Error).message, version: seq }, 'document history: could not record a write; history answers 503 until a restart');
+    }
+  };
 
   // workers may collect garbage on purpose once loaded, before they serve (worker.ts warmUp)
   cluster.setupPrimary({ execArgv: [...process.execArgv, '--expose-gc'] });
@@ -187,7 +204,10 @@ export async function runPrimary(cfg: ServeConfig): Promise<void> {
             outcome: undefined as ApplyOutcome | undefined,
             done: () => {
               waiting.delete(seq);
-              resolve(entry.outcome ?? { ok: false, code: 'UNAVAILABLE', message: 'no worker applied the write; it is in the log and will be applied when one starts' });
+              const outcome = entry.outcome ?? { ok: false as const, code: 'UNAVAILABLE', message: 'no worker applied the write; it is in the log and will be applied when one starts' };
+              // applied by every live worker, not yet acknowledged: recorded in the history now
+              recordHistory(seq, op, outcome);
+              resolve(outcome);
             },
           };
           waiting.set(seq, entry);
@@ -654,6 +674,7 @@ export async function runPrimary(cfg: ServeConfig): Promise<void> {
       ),
     );
     await store?.close();
+    history?.close();
     process.exit(code);
   };
   const onSignal = () => {

@@ -22,6 +22,7 @@ import { loadServingEngine, redisCache, type ServeConfig } from '../config.ts';
 import { HttpError } from '../http-errors.ts';
 import { checkSavedIndex } from '../store/store.ts';
 import type { ReloadResult } from '../reload.ts';
+import { DocumentHistory } from '../store/history.ts';
 import { OrderedApplier, presenceAware, QueueWritePath, type WriteAck, type WritePath } from '../writes.ts';
 import { isMessage, readWorkerEnv, type ToPrimary, type ToWorker } from './protocol.ts';
 
@@ -73,6 +74,8 @@ export async function runWorker(cfg: ServeConfig): Promise<void> {
         pendingMetrics.set(id, { resolve, reject });
         send({ t: 'metrics', id });
       }),
+    // the primary writes the document history; this worker reads the file (store/history.ts)
+    history: cfg.durability ? DocumentHistory.openReader(cfg.durability.dataDir) : undefined,
     // a hot update runs in the primary (it owns the log); this worker stages and swaps like the others
     reload: (index) =>
       new Promise<ReloadResult>((resolve, reject) => {

@@ -3,6 +3,7 @@ import type { ResultsCache } from '../cache.ts';
 import type { LoadShedder } from '../load-shedding.ts';
 import type { ReloadResult } from '../reload.ts';
 import type { Replica } from '../replica.ts';
+import type { HistoryReader } from '../store/history.ts';
 import type { WritePath } from '../writes.ts';
 
 /** What the routes share, built once by createServer (app.ts). */
@@ -22,4 +23,6 @@ export interface RouteContext {
   metricsText?: () => Promise<string>;
   /** Runs a hot update (reload.ts); undefined: POST /v1/admin/reload answers 501. */
   reload?: (index: string | undefined) => Promise<ReloadResult>;
+  /** Every document's versions (store/history.ts); undefined: the version routes answer 501. */
+  history?: HistoryReader & { failed?: string };
 }

@@ -8,6 +8,8 @@
  *     <data>/snapshots/<version>/  the engine at a version (snapshots.ts)
  *     <data>/indexes/base-<savedAt>/  the --index folder, copied at the first start: the base until the first snapshot
  *     <data>/indexes/reload-<time>/   a saved index copied in by a hot update (reload.ts), the base until a snapshot
+ *     <data>/history/history.log   every document's versions, derived from the log (history.ts); fsync'd before
+ *                                  log records are dropped (`beforePrune`)
  *
  *     const store = await DurableStore.open({ dataDir, indexDir, log });
  *     store.base            // where to start: { dir: newest snapshot or the saved index, version }
@@ -83,6 +85,11 @@ export class DurableStore {
   /** A copy made by prepareReload that is not committed yet (kept by prune). */
   private preparing = new Set<string>();
   private closed = false;
+  /**
+   * Runs before log records are dropped: what is derived from the log (the document history, history.ts) makes
+   * itself durable first, so no trimmed record is needed again.
+   */
+  beforePrune: (() => void) | undefined;
 
   private constructor(opts: StoreOptions, base: SnapshotInfo, tail: DurableStore['tail'], last: number, floor: number) {
     this.dataDir = resolve(opts.dataDir);
@@ -300,6 +307,7 @@ export class DurableStore {
     const keepFrom = Math.min(this.baseInfo.version, ...pinned);
     let drop = 0;
     while (drop < this.tail.length && this.tail[drop].version <= keepFrom) drop++;
+    this.beforePrune?.();
     if (drop > 0) this.tail = this.tail.slice(drop);
     const keep = (dir: string) => dir === this.baseInfo.dir || this.pins.has(dir) || this.preparing.has(dir);
     // older than the base, or holding the index a reload replaced
