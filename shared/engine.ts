@@ -16,6 +16,7 @@ import { ChunkStore, encodeIndex, type WrittenStore } from './answer/chunk-store
 import { DocTable } from './answer/doc-table.ts';
 import { completeChat, llmConfigFromEnv, type LlmConfig } from './answer/llm.ts';
 import { chunkDocumentSteps, indexText, validateDoc } from './corpus/chunk.ts';
+import { diffChunks, type ChunkPair } from './corpus/diff.ts';
 import { createDefaultEmbedder, isZeroVector } from './embed/sif.ts';
 import { RagError } from './errors.ts';
 import { Bm25Index } from './index/bm25.ts';
@@ -148,7 +149,16 @@ export interface QueryResult {
 
 export interface IngestResult {
   documents: number;
+  /** Chunks of the documents ingested (their new versions). */
   chunks: number;
+  /** Of those, the chunks analysed and embedded: new documents' chunks and the chunks of replaced ones that changed. */
+  embedded: number;
+  /**
+   * Chunks of replaced documents that kept their label, postings and vector, because the version they replace has a
+   * chunk indexed under the same text (title and chunk text) and the metadata did not change: `chunks = embedded +
+   * reused`.
+   */
+  reused: number;
   /** Documents that replaced an earlier version with the same id. */
   replaced: number;
   ms: number;
@@ -170,6 +180,41 @@ export interface EngineStats {
   vectorIndex: string;
   embedder: string;
   dim: number;
+}
+
+/** A document of an ingest batch: its new chunks, and for each the label it keeps or gets. */
+interface DocPlan {
+  doc: Doc;
+  chunks: Chunk[];
+  /** Label per chunk: one kept from the version replaced, a new one once prepared, −1 before. */
+  labels: number[];
+  /** Chunks keeping a label of the version replaced. */
+  kept: number;
+  /** Their positions. */
+  keptAt: number[];
+  /** Labels of the version replaced that go (when `kept` > 0; otherwise the whole old version goes). */
+  dropped: number[];
+  /** Kept chunks whose stored chunk changes (position and id), by position, with the sentence row they keep. */
+  moved: Map<number, Int32Array | undefined>;
+}
+
+/** A chunk to analyse and embed under a new label: position `at` of `plan.chunks`, indexed under `text`. */
+interface FreshChunk {
+  plan: DocPlan;
+  at: number;
+  text: string;
+}
+
+/** New labels prepared by an ingest so far (in order), and how far each step got, to undo on failure. */
+interface Prepared {
+  labels: number[];
+  /** Vectors for the commit, when the vector index cannot stage. */
+  vectors: Float32Array[];
+  /** Labels (from the first) whose postings and sentences are written. */
+  prepared: number;
+  /** Labels (from the first) whose vectors are staged. */
+  placed: number;
+  staged: boolean;
 }
 
 interface EngineState {
@@ -290,6 +335,14 @@ export class Engine {
    * Adds documents; a document whose id is already indexed replaces the earlier version. The whole batch is
    * validated before anything changes, so a malformed document leaves the engine as it was.
    *
+   * Incremental: a replacing version is chunked and its chunks paired with the ones the engine holds for that document
+   * by the text they are indexed under (title and chunk text; `diffChunks` in corpus/diff.ts). A paired chunk keeps its
+   * label, postings, vector and sentence row: only the new and changed chunks are analysed, embedded and inserted, and
+   * only the chunks that went are removed, so a one-paragraph edit of a long document embeds a chunk or two. What a
+   * query returns is what ingesting the new version from scratch gives (chunk ids, positions, title, metadata, scores);
+   * a changed title changes every chunk's indexed text, and changed metadata re-indexes the whole document.
+   * `onProgress(done, total)` counts the chunks embedded.
+   *
    * Bounded cost for everyone else: ingests run one at a time in call order (one in flight per engine, later ones
    * wait), and each works in slices of `ingestSliceMs`, letting queries run in between. The batch is prepared off to
    * the side (chunked, analysed, embedded; its postings and vectors written under new labels that no search returns
@@ -352,100 +405,200 @@ export class Engine {
     const slices = new TimeSlicer(this.sliceMs, { share: this.ingestShare, busy: () => this.queriedSinceLastLook() });
     const stages = { chunk: 0, fit: 0, embed: 0, bm25: 0, vectors: 0 };
     let t = performance.now();
-    const chunks: Chunk[] = [];
+    // chunk every document; a document already held is paired with its indexed version, chunk by chunk (`planReplace`)
+    const plans: DocPlan[] = [];
+    const fresh: FreshChunk[] = [];
+    let total = 0;
     for (const doc of byId.values()) {
-      for (const c of await slices.drive(chunkDocumentSteps(doc, this.config.chunk))) chunks.push(c);
+      const chunks = await slices.drive(chunkDocumentSteps(doc, this.config.chunk));
+      total += chunks.length;
+      const plan = await this.planReplace(doc, chunks, slices);
+      plans.push(plan);
+      plan.chunks.forEach((c, n) => {
+        if (plan.labels[n] < 0) fresh.push({ plan, at: n, text: indexText(c) });
+      });
       await slices.check();
     }
-    const texts = chunks.map(indexText);
     stages.chunk = performance.now() - t;
 
-    if (!this.state.fitted && this.embedder.fit && texts.length > 0) {
-      this.log(`fitting ${this.embedder.name} on ${texts.length} chunks`);
+    if (!this.state.fitted && this.embedder.fit && fresh.length > 0) {
+      this.log(`fitting ${this.embedder.name} on ${fresh.length} chunks`);
       t = performance.now();
-      await this.embedder.fit(texts);
+      await this.embedder.fit(fresh.map((f) => f.text));
       this.state.fitted = true;
       stages.fit = performance.now() - t;
     }
 
     // prepare off to the side: new labels, invisible to searches until the commit below
-    const labels = chunks.map(() => this.state.nextLabel++);
-    const vectors: Float32Array[] = [];
-    const stageVectors = this.vectors.stage !== undefined && this.vectors.reveal !== undefined;
-    let prepared = 0; // chunks whose postings and sentences are written
-    let placed = 0; // chunks whose vectors are staged
+    const prep: Prepared = { labels: [], vectors: [], prepared: 0, placed: 0, staged: this.vectors.stage !== undefined && this.vectors.reveal !== undefined };
     try {
-      for (let i = 0; i < chunks.length; i += INGEST_STEP) {
-        const end = Math.min(i + INGEST_STEP, chunks.length);
-        t = performance.now();
-        for (let j = i; j < end; j++) {
-          this.bm25.stage(labels[j], this.analyzer.analyze(texts[j]));
-          this.sentences.add(labels[j], chunks[j].text, this.analyzer);
-          prepared = j + 1;
-          if (slices.due()) {
-            stages.bm25 += performance.now() - t;
-            await slices.pause();
-            t = performance.now();
-          }
+      await this.prepareChunks(fresh, prep, slices, stages, onProgress);
+      // A document whose chunks were to keep their labels may have been removed meanwhile (`remove` does not wait for
+      // an ingest): its kept chunks are then prepared like new ones, until no such document is left. From that check to
+      // the end of the commit nothing awaits.
+      for (;;) {
+        const more: FreshChunk[] = [];
+        for (const plan of plans) {
+          if (plan.kept === 0 || this.docs.has(plan.doc.id)) continue;
+          for (const n of plan.keptAt) more.push({ plan, at: n, text: indexText(plan.chunks[n]) });
+          plan.keptAt = [];
+          plan.dropped = [];
+          plan.moved.clear();
+          plan.kept = 0;
         }
-        stages.bm25 += performance.now() - t;
-        t = performance.now();
-        const batch = await this.embedder.embed(texts.slice(i, end));
-        stages.embed += performance.now() - t;
-        await slices.check();
-        t = performance.now();
-        for (let j = i; j < end; j++) {
-          if (!stageVectors) {
-            vectors.push(batch[j - i]);
-            continue;
-          }
-          await this.vectorsIdle();
-          this.vectors.stage!([labels[j]], [batch[j - i]]);
-          placed = j + 1;
-          if (slices.due()) {
-            stages.vectors += performance.now() - t;
-            await slices.pause();
-            t = performance.now();
-          }
-        }
-        stages.vectors += performance.now() - t;
-        onProgress?.(end, chunks.length);
+        if (more.length === 0) break;
+        await this.prepareChunks(more, prep, slices, stages, onProgress);
       }
-      await this.vectorsIdle();
     } catch (err) {
-      for (let j = 0; j < prepared; j++) {
-        this.bm25.discard(labels[j]);
-        this.sentences.remove(labels[j]);
+      for (let j = 0; j < prep.prepared; j++) {
+        this.bm25.discard(prep.labels[j]);
+        this.sentences.remove(prep.labels[j]);
       }
-      if (placed > 0) this.vectors.discard?.(labels.slice(0, placed));
+      if (prep.placed > 0) this.vectors.discard?.(prep.labels.slice(0, prep.placed));
       throw err;
     }
 
     // commit: one synchronous step, so no query sees part of the batch
     t = performance.now();
     let replaced = 0;
-    for (const id of byId.keys()) if (this.removeDocument(id)) replaced++;
-    for (let j = 0; j < chunks.length; ) {
-      // a document's chunks come one after another, under consecutive labels
-      let end = j + 1;
-      while (end < chunks.length && chunks[end].docId === chunks[j].docId) end++;
-      this.docs.add(chunks[j].docId, chunks[j].metadata, labels[j], end - j);
-      for (; j < end; j++) {
-        const label = labels[j];
-        this.store.set(label, chunks[j], this.sentences.take(label));
+    let reused = 0;
+    for (const plan of plans) {
+      const id = plan.doc.id;
+      if (plan.kept === 0) {
+        if (this.removeDocument(id)) replaced++;
+        continue;
+      }
+      // the document keeps some labels: drop the chunks that went, restore the ones that only moved (new position, id)
+      const slot = this.docs.slot(id);
+      const view = { docId: '', metadata: this.docs.metadata(slot) } as unknown as Chunk;
+      this.docs.delete(id);
+      this.dropLabels(plan.dropped, view);
+      for (const [n, row] of plan.moved) this.store.set(plan.labels[n], plan.chunks[n], row);
+      replaced++;
+      reused += plan.kept;
+    }
+    for (const plan of plans) {
+      const { doc, chunks, labels } = plan;
+      const metadata = chunks.length > 0 ? chunks[0].metadata : { ...doc.metadata };
+      // one run of labels for a new document; runs for one that kept some; none without text (but known: remove() finds it)
+      if (chunks.length === 0) this.docs.add(doc.id, metadata, 0, 0);
+      else this.docs.addLabels(doc.id, metadata, labels);
+      for (let n = 0; n < chunks.length; n++) {
+        const label = labels[n];
+        if (!this.bm25.isPending(label)) continue; // kept from the version replaced
+        this.store.set(label, chunks[n], this.sentences.take(label));
         this.bm25.reveal(label);
         if (this.meta) this.meta.add(label, this.metaView(label)!);
       }
     }
-    // documents without any text produce no chunk but are still known (so remove() finds them)
-    for (const [id, doc] of byId) if (!this.docs.has(id)) this.docs.add(id, { ...doc.metadata }, 0, 0);
-    if (labels.length > 0) {
-      if (stageVectors) this.vectors.reveal!(labels);
-      else this.vectors.add(labels, vectors);
+    if (prep.labels.length > 0) {
+      if (prep.staged) this.vectors.reveal!(prep.labels);
+      else this.vectors.add(prep.labels, prep.vectors);
     }
     stages.vectors += performance.now() - t;
     this.compactWhenDue();
-    return { documents: byId.size, chunks: chunks.length, replaced, ms: performance.now() - t0, stages };
+    return { documents: byId.size, chunks: total, embedded: prep.labels.length, reused, replaced, ms: performance.now() - t0, stages };
+  }
+
+  /**
+   * How a document of an ingest batch goes in. A new one: every chunk new. One already held: its new chunks are paired
+   * with the chunks it holds now by the text they are indexed under (`diffChunks`); a paired chunk keeps its label, and
+   * so its postings, vector and sentence row (whatever the chunk is indexed, embedded and split into sentences under is
+   * that text, title included); one that moved (new position, so new id) has its stored chunk replaced at the commit.
+   * Unpaired new chunks get new labels; unpaired old ones are dropped. Everything is re-indexed when the metadata
+   * changed (the filter postings hold it per label), when the text of a pair differs (it cannot, as chunk text has no
+   * newline; checked anyway), or when an old chunk cannot be read. Reading the old chunks pauses between slices; a
+   * document removed meanwhile is then new.
+   */
+  private async planReplace(doc: Doc, chunks: Chunk[], slices: TimeSlicer): Promise<DocPlan> {
+    const plan: DocPlan = { doc, chunks, labels: new Array<number>(chunks.length).fill(-1), kept: 0, keptAt: [], dropped: [], moved: new Map() };
+    const slot = this.docs.slot(doc.id);
+    if (slot < 0 || chunks.length === 0 || this.docs.count(slot) === 0) return plan;
+    if (JSON.stringify(this.docs.metadata(slot)) !== JSON.stringify(chunks[0].metadata)) return plan;
+    const oldLabels = this.docs.labels(slot);
+    const old: Chunk[] = [];
+    for (const label of oldLabels) {
+      const c = this.store.get(label);
+      if (c === undefined) return plan;
+      old.push(c);
+      if (slices.due()) {
+        await slices.pause();
+        if (this.docs.slot(doc.id) !== slot) return plan; // removed meanwhile (and no ingest can add it back)
+      }
+    }
+    const d = diffChunks(old, chunks);
+    const keep = (p: ChunkPair, moved: boolean) => {
+      if (old[p.old].text !== chunks[p.next].text) return false;
+      plan.labels[p.next] = oldLabels[p.old];
+      // a moved chunk is stored again at the commit, with the sentence row it has now (read before the store drops it)
+      if (moved) plan.moved.set(p.next, this.store.row(oldLabels[p.old]));
+      plan.kept++;
+      plan.keptAt.push(p.next);
+      return true;
+    };
+    const kept = new Uint8Array(old.length);
+    for (const p of d.same) if (keep(p, false)) kept[p.old] = 1;
+    for (const p of d.moved) if (keep(p, true)) kept[p.old] = 1;
+    for (let o = 0; o < old.length; o++) if (kept[o] === 0) plan.dropped.push(oldLabels[o]);
+    return plan;
+  }
+
+  /**
+   * Analyses and embeds chunks under new labels no search returns yet (postings staged, sentences added, vectors staged
+   * or held for the commit), in slices; records what it did in `prep` so a failure can undo it.
+   */
+  private async prepareChunks(
+    items: FreshChunk[],
+    prep: Prepared,
+    slices: TimeSlicer,
+    stages: IngestResult['stages'],
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<void> {
+    const base = prep.labels.length;
+    for (const item of items) {
+      const label = this.state.nextLabel++;
+      item.plan.labels[item.at] = label;
+      prep.labels.push(label);
+    }
+    let t: number;
+    for (let i = 0; i < items.length; i += INGEST_STEP) {
+      const end = Math.min(i + INGEST_STEP, items.length);
+      t = performance.now();
+      for (let j = i; j < end; j++) {
+        const label = prep.labels[base + j];
+        this.bm25.stage(label, this.analyzer.analyze(items[j].text));
+        this.sentences.add(label, items[j].plan.chunks[items[j].at].text, this.analyzer);
+        prep.prepared = base + j + 1;
+        if (slices.due()) {
+          stages.bm25 += performance.now() - t;
+          await slices.pause();
+          t = performance.now();
+        }
+      }
+      stages.bm25 += performance.now() - t;
+      t = performance.now();
+      const batch = await this.embedder.embed(items.slice(i, end).map((f) => f.text));
+      stages.embed += performance.now() - t;
+      await slices.check();
+      t = performance.now();
+      for (let j = i; j < end; j++) {
+        if (!prep.staged) {
+          prep.vectors.push(batch[j - i]);
+          continue;
+        }
+        await this.vectorsIdle();
+        this.vectors.stage!([prep.labels[base + j]], [batch[j - i]]);
+        prep.placed = base + j + 1;
+        if (slices.due()) {
+          stages.vectors += performance.now() - t;
+          await slices.pause();
+          t = performance.now();
+        }
+      }
+      stages.vectors += performance.now() - t;
+      onProgress?.(base + end, base + items.length);
+    }
+    await this.vectorsIdle();
   }
 
   /** True when a query started since the last call (an ingest then leaves the thread to queries for longer). */
@@ -475,15 +628,18 @@ export class Engine {
   private removeDocument(id: string): boolean {
     const slot = this.docs.slot(id);
     if (slot < 0) return false;
-    const first = this.docs.first(slot);
-    const count = this.docs.count(slot);
+    const labels = this.docs.labels(slot);
     const view = { docId: '', metadata: this.docs.metadata(slot) } as unknown as Chunk;
     // out of the table first: the metadata postings drop a label once no document holds it
     this.docs.delete(id);
-    const labels: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const label = first + i;
-      labels.push(label);
+    this.dropLabels(labels, view);
+    return true;
+  }
+
+  /** Removes chunks from every index and the store (their document is already out of the table). */
+  private dropLabels(labels: ArrayLike<number>, view: Chunk): void {
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i];
       // a compacted (or loaded) label has no forward list in BM25: its terms come from its text, analysed again
       let tokens: string[] | undefined;
       if (this.bm25.needsTokens(label)) {
@@ -495,8 +651,7 @@ export class Engine {
       this.store.delete(label);
       this.meta?.remove(view);
     }
-    if (labels.length > 0) this.vectors.remove(labels);
-    return true;
+    if (labels.length > 0) this.vectors.remove(Array.from(labels));
   }
 
   /** Retrieves the top-k chunks for a query and (unless `answer: false`) builds a cited answer from them. */
@@ -620,8 +775,7 @@ export class Engine {
     for (const id of new Set(Array.isArray(docId) ? docId : [docId])) {
       const slot = typeof id === 'string' ? this.docs.slot(id) : -1;
       if (slot < 0) continue;
-      const first = this.docs.first(slot);
-      for (let l = first; l < first + this.docs.count(slot); l++) {
+      for (const l of this.docs.labels(slot)) {
         examined++;
         if (test({ docId: id, metadata: this.docs.metadata(slot) } as unknown as Chunk)) out.push(l);
       }
@@ -730,7 +884,8 @@ export class Engine {
 
   /**
    * The document table as JSON lines: first the distinct metadata objects, then one line per document,
-   * [id, metadata index, first label, chunk count]. Written in pieces of about 1 MB.
+   * [id, metadata index, first label, chunk count], or [id, metadata index, [first, count, first, count, …]] for a
+   * document whose labels are several runs (replaced incrementally). Written in pieces of about 1 MB.
    */
   private async writeDocuments(file: string): Promise<void> {
     const { metas, indexOf } = this.docs.metadataList();
@@ -738,7 +893,9 @@ export class Engine {
     try {
       let piece = JSON.stringify(metas) + '\n';
       for (const s of this.docs.slots()) {
-        piece += JSON.stringify([this.docs.id(s), indexOf(s), this.docs.first(s), this.docs.count(s)]) + '\n';
+        const runs = this.docs.runs(s);
+        const where = runs.length > 2 ? [Array.from(runs)] : [this.docs.first(s), this.docs.count(s)];
+        piece += JSON.stringify([this.docs.id(s), indexOf(s), ...where]) + '\n';
         if (piece.length > 1 << 20) {
           await fh.write(piece);
           piece = '';
@@ -766,21 +923,32 @@ export class Engine {
     if (!Array.isArray(metas)) throw corrupt(1, 'not a list of metadata objects');
     for (let i = 1; i < lines.length; i++) {
       if (!lines[i]) continue;
-      let row: [string, number, number, number];
+      let row: [string, number, number | number[], number?];
       try {
         row = JSON.parse(lines[i]);
       } catch {
         throw corrupt(i + 1, 'not JSON');
       }
-      const [docId, m, first, count] = row;
-      if (typeof docId !== 'string' || metas[m] === undefined || !Number.isInteger(first) || !Number.isInteger(count) || count < 0) {
-        throw corrupt(i + 1, 'not a document entry');
-      }
-      for (let l = first; l < first + count; l++) {
-        if (!this.store.has(l)) throw corrupt(i + 1, `label ${l} of ${docId} is not in chunks.bin`);
+      if (!Array.isArray(row)) throw corrupt(i + 1, 'not a document entry');
+      const [docId, m, where, count] = row;
+      let runs: Int32Array | undefined;
+      if (Array.isArray(where)) {
+        // several runs of labels [first, count, …]: ascending, not touching, none empty
+        const ok = where.length >= 2 && where.length % 2 === 0 && where.every((x, k) => Number.isInteger(x) && x >= 0 && (k % 2 === 0 || x > 0))
+          && where.every((x, k) => k % 2 === 1 || k === 0 || x > where[k - 2] + where[k - 1]);
+        if (!ok) throw corrupt(i + 1, 'label runs are not ascending [first, count] pairs');
+        runs = Int32Array.from(where);
+      } else if (!Number.isInteger(where) || !Number.isInteger(count) || count! < 0) throw corrupt(i + 1, 'not a document entry');
+      if (typeof docId !== 'string' || metas[m] === undefined) throw corrupt(i + 1, 'not a document entry');
+      const check = runs ?? (count! > 0 ? Int32Array.of(where as number, count!) : new Int32Array(0));
+      for (let r = 0; r < check.length; r += 2) {
+        for (let l = check[r]; l < check[r] + check[r + 1]; l++) {
+          if (!this.store.has(l)) throw corrupt(i + 1, `label ${l} of ${docId} is not in chunks.bin`);
+        }
       }
       if (this.docs.has(docId)) throw corrupt(i + 1, `document ${docId} is listed twice`);
-      this.docs.add(docId, metas[m], first, count);
+      if (runs) this.docs.addRuns(docId, metas[m], runs);
+      else this.docs.add(docId, metas[m], where as number, count!);
     }
   }
 

@@ -1,11 +1,13 @@
 import type { Metadata } from '../types.ts';
 
 /**
- * The engine's documents: id, metadata and chunk labels, in typed arrays. A document's chunks have consecutive labels
- * (an ingest hands them out so), so a document is its first label and its chunk count; its id is UTF-8 bytes in one
- * growing buffer, found through an open-addressing hash table (FNV-1a of the id, linear probing); its metadata an index
- * into a list of distinct metadata objects (a corpus has few: generated documents carry one of 30). Per label, the
- * document's slot. About 45 bytes a document and 4 a label, where a Map of id → objects took about 150 a document
+ * The engine's documents: id, metadata and chunk labels, in typed arrays. A document's chunks usually have consecutive
+ * labels (an ingest hands them out so), so a document is its first label and its chunk count. A document replaced
+ * incrementally (the engine keeps the labels of its unchanged chunks and gives new ones to the rest) holds several runs
+ * of labels instead, kept beside the arrays (`runs`); its first label and count are then those of all its runs. Its id
+ * is UTF-8 bytes in one growing buffer, found through an open-addressing hash table (FNV-1a of the id, linear
+ * probing); its metadata an index into a list of distinct metadata objects (a corpus has few: generated documents carry
+ * one of 30). Per label, the document's slot. About 45 bytes a document and 4 a label, where a Map of id → objects took about 150 a document
  * (shared/index/README.md, "Memory at 1M chunks").
  */
 export class DocTable {
@@ -29,6 +31,11 @@ export class DocTable {
   private free: number[] = [];
   /** Slot + 1 of each label's document; 0: none. */
   private docOf = new Int32Array(1024);
+  /**
+   * Documents whose labels are not one range: slot → runs [first, count, first, count, …], labels ascending. Only
+   * documents replaced incrementally are here (one Map entry each); every other one is its first label and count.
+   */
+  private readonly scattered = new Map<number, Int32Array>();
 
   /** Documents held. */
   get size(): number {
@@ -57,8 +64,28 @@ export class DocTable {
     return this.firsts[slot];
   }
 
+  /** Chunks of the document (in all its runs). */
   count(slot: number): number {
     return this.counts[slot];
+  }
+
+  /**
+   * The document's labels as runs [first, count, first, count, …], ascending: one run for a document whose chunks have
+   * consecutive labels (none for one without chunks), several for one replaced incrementally. Do not modify it.
+   */
+  runs(slot: number): Int32Array {
+    const r = this.scattered.get(slot);
+    if (r !== undefined) return r;
+    return this.counts[slot] > 0 ? Int32Array.of(this.firsts[slot], this.counts[slot]) : new Int32Array(0);
+  }
+
+  /** The document's labels, ascending. */
+  labels(slot: number): Int32Array {
+    const runs = this.runs(slot);
+    const out = new Int32Array(this.counts[slot]);
+    let k = 0;
+    for (let r = 0; r < runs.length; r += 2) for (let l = runs[r]; l < runs[r] + runs[r + 1]; l++) out[k++] = l;
+    return out;
   }
 
   metadata(slot: number): Metadata {
@@ -81,6 +108,36 @@ export class DocTable {
    * kept by value: documents with equal metadata (same keys in the same order, same values) share one object.
    */
   add(id: string, metadata: Metadata, first: number, count: number): number {
+    return this.place(id, metadata, count > 0 ? Int32Array.of(first, count) : new Int32Array(0), first);
+  }
+
+  /**
+   * Adds a document (its id must not be present) whose chunks are `labels` (distinct, in any order). Labels that follow
+   * one another are kept as one run: a document whose labels are one range costs what `add` costs.
+   */
+  addLabels(id: string, metadata: Metadata, labels: ArrayLike<number>): number {
+    const sorted = Int32Array.from(labels).sort();
+    const runs: number[] = [];
+    for (let i = 0; i < sorted.length; i++) {
+      if (i > 0 && sorted[i] === sorted[i - 1]) throw new RangeError(`DocTable.addLabels(${id}): label ${sorted[i]} given twice`);
+      if (runs.length > 0 && sorted[i] === runs[runs.length - 2] + runs[runs.length - 1]) runs[runs.length - 1]++;
+      else runs.push(sorted[i], 1);
+    }
+    return this.place(id, metadata, Int32Array.from(runs), 0);
+  }
+
+  /** Adds a document from its runs [first, count, …] (ascending, not touching); `runs` must not be modified after. */
+  addRuns(id: string, metadata: Metadata, runs: Int32Array): number {
+    if (runs.length % 2 !== 0 || (runs.length > 0 && runs[0] < 0)) throw new RangeError(`DocTable.addRuns(${id}): runs are [first, count] pairs`);
+    for (let r = 0; r < runs.length; r += 2) {
+      if (!(runs[r + 1] > 0) || (r > 0 && runs[r] <= runs[r - 2] + runs[r - 1])) {
+        throw new RangeError(`DocTable.addRuns(${id}): runs must be ascending, not touching, each of at least one label`);
+      }
+    }
+    return this.place(id, metadata, runs, 0);
+  }
+
+  private place(id: string, metadata: Metadata, runs: Int32Array, emptyFirst: number): number {
     const slot = this.free.length > 0 ? this.free.pop()! : this.n++;
     if (slot >= this.firsts.length) this.growSlots(slot + 1);
     const bytes = Buffer.from(id, 'utf8');
@@ -89,9 +146,12 @@ export class DocTable {
     this.idOff[slot] = this.idEnd;
     this.idLen[slot] = bytes.length;
     this.idEnd += bytes.length;
-    this.firsts[slot] = first;
+    let count = 0;
+    for (let r = 1; r < runs.length; r += 2) count += runs[r];
+    this.firsts[slot] = runs.length > 0 ? runs[0] : emptyFirst;
     this.counts[slot] = count;
     this.metaOf[slot] = this.intern(metadata);
+    if (runs.length > 2) this.scattered.set(slot, runs);
     if (2 * (this.used + 1) > this.table.length) {
       let size = 128;
       while (size < 4 * (this.live + 1)) size *= 2;
@@ -103,19 +163,22 @@ export class DocTable {
     if (this.table[h] === 0) this.used++;
     this.table[h] = slot + 1;
     this.live++;
-    if (count > 0) {
-      const end = first + count;
+    if (runs.length > 0) {
+      const end = runs[runs.length - 2] + runs[runs.length - 1];
       if (end > this.docOf.length) {
         const grown = new Int32Array(Math.max(end, this.docOf.length < 1 << 20 ? this.docOf.length * 2 : this.docOf.length + (this.docOf.length >> 3)));
         grown.set(this.docOf);
         this.docOf = grown;
       }
-      this.docOf.fill(slot + 1, first, end);
+      for (let r = 0; r < runs.length; r += 2) this.docOf.fill(slot + 1, runs[r], runs[r] + runs[r + 1]);
     }
     return slot;
   }
 
-  /** Removes document `id`; returns its slot's first label and count, or undefined when it was not present. */
+  /**
+   * Removes document `id`; returns its slot's first label and count (of all its runs: see `runs`, read before), or
+   * undefined when it was not present.
+   */
   delete(id: string): { first: number; count: number } | undefined {
     const mask = this.table.length - 1;
     for (let h = fnv1a(id) & mask; ; h = (h + 1) & mask) {
@@ -126,7 +189,11 @@ export class DocTable {
         this.table[h] = -1;
         const first = this.firsts[slot];
         const count = this.counts[slot];
-        if (count > 0) this.docOf.fill(0, first, first + count);
+        const runs = this.scattered.get(slot);
+        if (runs !== undefined) {
+          for (let r = 0; r < runs.length; r += 2) this.docOf.fill(0, runs[r], runs[r] + runs[r + 1]);
+          this.scattered.delete(slot);
+        } else if (count > 0) this.docOf.fill(0, first, first + count);
         this.garbage += this.idLen[slot];
         this.metaOf[slot] = -1;
         this.free.push(slot);
@@ -149,6 +216,8 @@ export class DocTable {
 
   memory(): { part: string; bytes: number; how: string }[] {
     const perSlot = this.idOff.byteLength + this.idLen.byteLength + this.firsts.byteLength + this.counts.byteLength + this.metaOf.byteLength;
+    let runBytes = 0;
+    for (const r of this.scattered.values()) runBytes += r.byteLength;
     return [
       {
         part: 'documents',
@@ -156,6 +225,7 @@ export class DocTable {
         how: `${this.live} documents: ids as UTF-8 bytes, first label, count, metadata index; ${this.table.length}-slot hash table; ${this.metas.length} distinct metadata objects`,
       },
       { part: 'label → document', bytes: this.docOf.byteLength, how: 'int32 per label' },
+      { part: 'label runs', bytes: runBytes, how: `${this.scattered.size} documents replaced incrementally: int32 first + count per run of labels` },
     ];
   }
 

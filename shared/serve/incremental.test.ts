@@ -65,11 +65,12 @@ describe('POST /v1/documents of unchanged documents', () => {
     expect(embed.mock.calls.length).toBeGreaterThan(embedded + 1);
     expect((await hits('zqincrementalx'))[0].text).toMatch(/was edited/);
 
-    // a document of the saved index, never written through this server: not known, so indexed again
+    // a document of the saved index, never written through this server: not known to the write path, so written
+    // again as a new version, and the engine pairs its chunks with the ones it holds: nothing is embedded
     const before = embed.mock.calls.length;
     const base = await post([docs[0]]);
     expect(base.json).toMatchObject({ documents: 1, replaced: 1 });
-    expect(embed.mock.calls.length).toBeGreaterThan(before);
+    expect(embed.mock.calls.length).toBe(before);
     embed.mockRestore();
   }, 60_000);
 });
