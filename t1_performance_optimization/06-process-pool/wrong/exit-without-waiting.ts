@@ -5,7 +5,7 @@
  * (start the new version on the same port, kill the rest of the process group, remove the container) happens while
  * the old workers are still answering.
  *
- * @rejected-with the primary exited while 2 worker processes were still running
+ * @rejected-with whoever started the service now thinks it has stopped
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
