@@ -15,7 +15,10 @@
  *
  * Then B's vectors.bin replaces A's and the manifest is rewritten to name it (vector index kind, file size and
  * CRC-32), and the result is checked: it loads, the graph holds one node per chunk, and sampled chunks find their own
- * vector. For the contended lab machine only; `npm run index` is the tool.
+ * vector. For the contended lab machine only; `npm run index` is the tool: for large builds (--scale 20000 and up,
+ * or `--graph hnswlib`) it builds the same index in one process, the graph by hnswlib after ingest
+ * (shared/index/hnswlib-build.ts). This split embeds every chunk twice, and its processes compete for the same two
+ * cores: at 100k chunks it took 1,011 s, the one-process build 443 s (different hours of the same loaded machine).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +40,7 @@ import { REPO_ROOT } from '../util/paths.ts';
 const USAGE = `Usage: node --import tsx shared/bench/build-split.ts --scale <n> --out <dir> [--seed <n>] [--graph engine|hnswlib]
 
 Builds what npm run index -- --scale <n> --out <dir> builds, in two processes (see the file's comment).
+npm run index -- --graph hnswlib (the default from --scale 20000) is the one-process way to the same index.
   --graph engine    the vectors process inserts into the int8 index as ingest does: the same files, byte for byte
   --graph hnswlib   it builds the graph with hnswlib (native, about twice as fast here) and converts it
                     (CompactHnswIndex.fromHnswlib): the same structures and sizes, a graph of equal quality, not the
@@ -162,6 +166,7 @@ runMain(async () => {
   manifest.vectorIndex = 'hnsw-i8';
   manifest.stats.vectorIndex = 'hnsw-i8';
   if (manifest.config?.vector) delete manifest.config.vector.kind;
+  if (manifest.config?.vector && Object.keys(manifest.config.vector).length === 0) delete manifest.config.vector; // as npm run index saves it
   manifest.files['vectors.bin'] = await fileChecksum(join(out, 'vectors.bin'));
   writeFileSync(manifestFile, JSON.stringify(manifest, null, 1));
   log(`built in ${((performance.now() - t0) / 1000).toFixed(0)} s; checking`);

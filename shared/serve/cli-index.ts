@@ -3,14 +3,17 @@
  *
  *     npm run index -- --out .cache/idx-brown                      # the Brown corpus (~9k chunks)
  *     npm run index -- --scale 100000 --out .cache/idx-100k        # Brown grown to 100k chunks with the generator
+ *     npm run index -- --scale 1000000 --out .cache/idx-1m         # 1M chunks; the graph built by hnswlib (--graph)
  */
+import { performance } from 'node:perf_hooks';
+import { HNSWLIB_FROM_CHUNKS, buildIndexWithHnswlib, formatDuration, type GraphBuilder } from '../index/hnswlib-build.ts';
 import { parseCli, fail, numberFlag, runMain } from '../util/cli.ts';
 import { buildIndex } from './build-index.ts';
 
 const USAGE = `
-Usage: npm run index -- [--dataset <dir> | --corpus <dir>] [--scale N] [--seed S] --out <dir>
+Usage: npm run index -- [--dataset <dir> | --corpus <dir>] [--scale N] [--seed S] [--graph auto|engine|hnswlib] --out <dir>
 
-Builds the engine's indexes (BM25 + HNSW over SIF embeddings) and saves them to <dir> for npm run serve.
+Builds the engine's indexes (BM25 + int8 HNSW over SIF embeddings) and saves them to <dir> for npm run serve.
 
 Options:
   --dataset <dir>   a BEIR-layout dataset (corpus.jsonl, queries.jsonl, qrels/)
@@ -19,9 +22,16 @@ Options:
   --scale N         grow the corpus to about N chunks with the deterministic generator (a bigram model trained on
                     the corpus); default: no growth
   --seed S          generator seed (default 42): same seed, same corpus, byte for byte
+  --graph B         who builds the HNSW graph (the saved index has the same format and files either way):
+                      engine   the engine's own insertion, in JavaScript, during ingest (same bytes every build)
+                      hnswlib  ingest with an exact index first, then hnswlib (native C++) builds the graph over
+                               all vectors and it is quantised to int8; several times faster at scale, a
+                               graph of equal recall (shared/index/README.md, "Building a large index")
+                      auto     (default) hnswlib when --scale is ${HNSWLIB_FROM_CHUNKS} or more, else engine
   --out <dir>       where to save (required); replaced atomically if it exists
   -h, --help        show this help
 
+Progress goes to stderr (with an ETA when --scale is given); the last line on stdout says what was saved.
 Environment: RAG_CACHE_DIR (embedding cache, default .cache).
 `;
 
@@ -31,19 +41,38 @@ runMain(async () => {
     corpus: { type: 'string' },
     scale: { type: 'string' },
     seed: { type: 'string' },
+    graph: { type: 'string' },
     out: { type: 'string' },
   });
   if (!values.out) fail('--out <dir> is required (see --help)');
   if (values.dataset && values.corpus) fail('give --dataset or --corpus, not both');
   const scale = values.scale === undefined ? undefined : numberFlag('scale', values.scale, 0, (n) => Number.isInteger(n) && n > 0);
   const seed = numberFlag('seed', values.seed, 42, Number.isInteger);
-  const r = await buildIndex({
-    dataset: values.dataset,
-    corpus: values.corpus,
-    scale,
-    seed,
-    out: values.out,
-    log: (m) => process.stderr.write(`${m}\n`),
-  });
-  process.stdout.write(`saved ${r.documents} documents, ${r.chunks} chunks to ${r.dir} in ${r.seconds.toFixed(1)} s\n`);
+  const choice = values.graph ?? 'auto';
+  if (choice !== 'auto' && choice !== 'engine' && choice !== 'hnswlib') fail(`--graph must be auto, engine or hnswlib, got "${choice}"`);
+  const graph: GraphBuilder = choice === 'auto' ? (scale !== undefined && scale >= HNSWLIB_FROM_CHUNKS ? 'hnswlib' : 'engine') : choice;
+  const t0 = performance.now();
+  // growEngine logs "  <n> chunks (<rate> chunks/s)" after each batch: add the share done and an ETA to the target,
+  // from the wall-clock rate since the first such line (generating the documents included)
+  let first: { done: number; ms: number } | undefined;
+  const log = (m: string) => {
+    const at = /^\s+(\d+) chunks \((\d+) chunks\/s\)$/.exec(m);
+    if (at && scale !== undefined) {
+      const done = Number(at[1]);
+      const now = performance.now();
+      first ??= { done, ms: now };
+      // the first line: the ingest rate growEngine reports (generation not counted)
+      const rate = done > first.done ? (done - first.done) / ((now - first.ms) / 1000) : Number(at[2]);
+      const eta = rate > 0 ? formatDuration(Math.max(0, scale - done) / rate) : '?';
+      m = `${m}, ${((100 * done) / scale).toFixed(1)}%, ingest ETA ${eta}, elapsed ${formatDuration((now - t0) / 1000)}`;
+    }
+    process.stderr.write(`${m}\n`);
+  };
+  log(`building with the graph by ${graph === 'hnswlib' ? 'hnswlib (native)' : "the engine's insertion"}${choice === 'auto' ? ' (--graph auto)' : ''}`);
+  const opts = { dataset: values.dataset, corpus: values.corpus, scale, seed, out: values.out, log };
+  const r = graph === 'hnswlib' ? await buildIndexWithHnswlib(opts) : await buildIndex(opts);
+  process.stdout.write(
+    `saved ${r.documents} documents, ${r.chunks} chunks to ${r.dir} in ${r.seconds.toFixed(1)} s ` +
+      `(${(r.chunks / r.seconds).toFixed(0)} chunks/s, graph by ${graph})\n`,
+  );
 });
