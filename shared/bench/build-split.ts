@@ -17,7 +17,7 @@
  * CRC-32), and the result is checked: it loads, the graph holds one node per chunk, and sampled chunks find their own
  * vector. For the contended lab machine only; `npm run index` is the tool: for large builds (--scale 20000 and up,
  * or `--graph hnswlib`) it builds the same index in one process, the graph by hnswlib after ingest
- * (shared/index/hnswlib-build.ts). This split embeds every chunk twice, and its processes compete for the same two
+ * (shared/serve/hnswlib-build.ts). This split embeds every chunk twice, and its processes compete for the same two
  * cores: at 100k chunks it took 1,011 s, the one-process build 443 s (different hours of the same loaded machine).
  */
 import { spawn } from 'node:child_process';

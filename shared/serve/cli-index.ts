@@ -6,7 +6,7 @@
  *     npm run index -- --scale 1000000 --out .cache/idx-1m         # 1M chunks; the graph built by hnswlib (--graph)
  */
 import { performance } from 'node:perf_hooks';
-import { HNSWLIB_FROM_CHUNKS, buildIndexWithHnswlib, formatDuration, type GraphBuilder } from '../index/hnswlib-build.ts';
+import { HNSWLIB_FROM_CHUNKS, buildIndexWithHnswlib, formatDuration, type GraphBuilder } from './hnswlib-build.ts';
 import { parseCli, fail, numberFlag, runMain } from '../util/cli.ts';
 import { buildIndex } from './build-index.ts';
 

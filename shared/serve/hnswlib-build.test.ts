@@ -7,8 +7,8 @@ import { indexText } from '../corpus/chunk.ts';
 import { generateDocs, trainTextModel } from '../corpus/generate.ts';
 import { loadEngine, type Engine } from '../engine.ts';
 import { isRagError } from '../errors.ts';
-import { buildIndex } from '../serve/build-index.ts';
-import { CompactHnswIndex } from './hnsw-i8.ts';
+import { buildIndex } from './build-index.ts';
+import { CompactHnswIndex } from '../index/hnsw-i8.ts';
 import { buildIndexWithHnswlib, convertFlatToCompact, formatDuration } from './hnswlib-build.ts';
 
 // ~2k chunks of generated text (a bigram model of Brown), as a folder corpus: small enough to build in seconds

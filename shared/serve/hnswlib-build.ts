@@ -20,11 +20,11 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import hnswlib from 'hnswlib-node';
-import { buildIndex, type BuildIndexOptions, type BuildIndexResult } from '../serve/build-index.ts';
+import { buildIndex, type BuildIndexOptions, type BuildIndexResult } from './build-index.ts';
 import { RagError } from '../errors.ts';
 import { fileChecksum, fsyncDir, fsyncFile } from '../util/durable-fs.ts';
-import { FlatIndex } from './flat.ts';
-import { CompactHnswIndex } from './hnsw-i8.ts';
+import { FlatIndex } from '../index/flat.ts';
+import { CompactHnswIndex } from '../index/hnsw-i8.ts';
 
 /** How `npm run index` builds the int8 HNSW graph: the engine's insertion (JS) or hnswlib's (native). */
 export type GraphBuilder = 'engine' | 'hnswlib';
