@@ -11,6 +11,7 @@ import { loadBeir } from '../corpus/beir.ts';
 import { loadBrown } from '../corpus/brown.ts';
 import { loadFolder } from '../corpus/folder.ts';
 import { growEngine } from '../corpus/grow.ts';
+import { knownItemQueries } from '../eval/known-item.ts';
 import type { Doc } from '../types.ts';
 
 export interface BuildIndexOptions {
@@ -28,6 +29,11 @@ export interface BuildIndexOptions {
   /** Documents per ingest batch. Default 2,000. */
   batch?: number;
   engine?: EngineConfig;
+  /**
+   * Also embed this many known-item queries drawn from the base documents (seed 7) with the built engine's embedder
+   * and return them as `probes`: sample queries for calibrating the vector index (shared/index/calibrate.ts).
+   */
+  probeQueries?: number;
   log?: (msg: string) => void;
 }
 
@@ -36,6 +42,8 @@ export interface BuildIndexResult {
   documents: number;
   chunks: number;
   seconds: number;
+  /** With `probeQueries`: the sample query vectors. */
+  probes?: Float32Array[];
 }
 
 export async function loadBaseDocs(opts: Pick<BuildIndexOptions, 'dataset' | 'corpus'>): Promise<{ name: string; docs: Doc[] }> {
@@ -56,7 +64,8 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildIndexRes
   log(`saving ${chunks} chunks to ${opts.out}`);
   await engine.save(opts.out);
   const s = engine.stats();
-  return { dir: opts.out, documents: s.documents, chunks: s.chunks, seconds: (performance.now() - t0) / 1000 };
+  const probes = opts.probeQueries ? await engine.embedder.embed(knownItemQueries(docs, { count: opts.probeQueries, seed: 7 }).queries.map((q) => q.text)) : undefined;
+  return { dir: opts.out, documents: s.documents, chunks: s.chunks, seconds: (performance.now() - t0) / 1000, probes };
 }
 
 /** True when `dir` holds a saved engine. */

@@ -89,6 +89,30 @@ describe('buildIndexWithHnswlib', () => {
     expect(r.hits.length).toBe(5);
   });
 
+  it('saves the search beam calibrated on sample queries, and the serving engine uses it', async () => {
+    const manifest = JSON.parse(await readFile(join(hnswlibDir, 'manifest.json'), 'utf8'));
+    const cal = manifest.vectorCalibration;
+    expect(cal).toMatchObject({ reached: true, target: 0.95, k: 10, queries: 200 });
+    expect(cal.recall).toBeGreaterThanOrEqual(0.95);
+    expect(cal.tried[0].ef).toBe(160);
+    expect(cal.tried.at(-1)).toEqual({ ef: cal.efSearch, recall: cal.recall });
+    expect((engine.vectors as CompactHnswIndex).ef).toBe(cal.efSearch);
+  });
+
+  it('keeps a beam given in the configuration instead of calibrating', async () => {
+    const dir = join(root, 'idx-ef');
+    try {
+      const r = await buildIndexWithHnswlib({ corpus: join(root, 'corpus'), out: dir, engine: { vector: { efSearch: 48 } } });
+      expect(r.calibration).toBeUndefined();
+      const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+      expect(manifest.vectorCalibration).toBeUndefined();
+      const loaded = await loadEngine(dir, { llm: null });
+      expect((loaded.vectors as CompactHnswIndex).ef).toBe(48);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('refuses to convert an index whose vectors are not flat', async () => {
     const err = await convertFlatToCompact(engineDir).catch((e) => e);
     expect(isRagError(err) && err.code === 'INVALID_INPUT').toBe(true);

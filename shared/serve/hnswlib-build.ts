@@ -25,6 +25,7 @@ import { RagError } from '../errors.ts';
 import { fileChecksum, fsyncDir, fsyncFile } from '../util/durable-fs.ts';
 import { FlatIndex } from '../index/flat.ts';
 import { CompactHnswIndex } from '../index/hnsw-i8.ts';
+import { calibrateEfSearch, type EfCalibration } from '../index/calibrate.ts';
 
 /** How `npm run index` builds the int8 HNSW graph: the engine's insertion (JS) or hnswlib's (native). */
 export type GraphBuilder = 'engine' | 'hnswlib';
@@ -102,7 +103,20 @@ export async function compactGraphWithHnswlib(
  * graph built by hnswlib, in place: vectors.bin and the manifest (kind, size, CRC-32). Not atomic: use on a folder
  * no one else reads yet (`buildIndexWithHnswlib` does it in a staging folder).
  */
-export async function convertFlatToCompact(dir: string, opts: { log?: (msg: string) => void } = {}): Promise<void> {
+export interface ConvertOptions {
+  log?: (msg: string) => void;
+  /**
+   * Sample query vectors: with them the search beam saved with the index is calibrated (the smallest beam whose
+   * recall@10 against exact float32 search over the same vectors reaches `recallTarget`; shared/index/calibrate.ts).
+   * Without them the configured efSearch (default 160) is kept.
+   */
+  probes?: readonly Float32Array[];
+  /** Default 0.95. */
+  recallTarget?: number;
+}
+
+export async function convertFlatToCompact(dir: string, opts: ConvertOptions = {}): Promise<EfCalibration | undefined> {
+  const log = opts.log ?? (() => {});
   const manifestFile = join(dir, 'manifest.json');
   const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
   if (manifest.vectorIndex !== 'flat') throw new RagError('INVALID_INPUT', `${dir}: its vector index is ${manifest.vectorIndex}, not flat`);
@@ -122,8 +136,20 @@ export async function convertFlatToCompact(dir: string, opts: { log?: (msg: stri
     efConstruction: vcfg.efConstruction,
     efSearch: vcfg.efSearch,
     scratch: join(dir, 'vectors.hnswlib.tmp'),
-    log: opts.log,
+    log,
   });
+  let calibration: EfCalibration | undefined;
+  if (opts.probes && opts.probes.length > 0 && vcfg.efSearch === undefined) {
+    const target = opts.recallTarget ?? 0.95;
+    log(`calibrating the search beam: recall@10 against exact float32 search for ${opts.probes.length} sample queries, target ${target}`);
+    calibration = calibrateEfSearch(compact, flat, opts.probes, { target, log });
+    compact.setEfSearch(calibration.ef);
+    log(
+      calibration.reached
+        ? `efSearch ${calibration.ef} saved with the index (recall@10 ${calibration.recall.toFixed(4)})`
+        : `warning: no beam up to ${calibration.ef} reached recall@10 ${target} (best ${calibration.recall.toFixed(4)}); efSearch ${calibration.ef} saved`,
+    );
+  }
   const tmp = join(dir, 'vectors.bin.tmp');
   await compact.save(tmp);
   await fsyncFile(tmp);
@@ -133,16 +159,25 @@ export async function convertFlatToCompact(dir: string, opts: { log?: (msg: stri
   manifest.config = { ...manifest.config, vector: vcfg };
   if (Object.keys(vcfg).length === 0) delete manifest.config.vector; // as the engine path saves it
   manifest.files['vectors.bin'] = await fileChecksum(join(dir, 'vectors.bin'));
+  if (calibration) {
+    const { ef, recall, reached, target, k, queries } = calibration;
+    manifest.vectorCalibration = { efSearch: ef, recall, reached, target, k, queries, tried: calibration.tried };
+  }
   await writeFile(manifestFile, JSON.stringify(manifest, null, 1));
   await fsyncFile(manifestFile);
   await fsyncDir(dir);
+  return calibration;
 }
 
 /**
  * `buildIndex`, with the int8 HNSW graph built by hnswlib (see the file comment). `opts.engine.vector` may set M,
- * efConstruction and efSearch; its kind must be unset or 'hnsw-i8'. `out` is replaced atomically when done.
+ * efConstruction and efSearch; its kind must be unset or 'hnsw-i8'. Unless efSearch is set, or `recallTarget` is 0, the
+ * saved beam is calibrated to reach `recallTarget` (default 0.95) on 200 known-item queries from the base documents.
+ * `out` is replaced atomically when done.
  */
-export async function buildIndexWithHnswlib(opts: BuildIndexOptions): Promise<BuildIndexResult> {
+export async function buildIndexWithHnswlib(
+  opts: BuildIndexOptions & { recallTarget?: number },
+): Promise<BuildIndexResult & { calibration?: EfCalibration }> {
   const log = opts.log ?? (() => {});
   const t0 = performance.now();
   const vector = opts.engine?.vector ?? {};
@@ -153,15 +188,16 @@ export async function buildIndexWithHnswlib(opts: BuildIndexOptions): Promise<Bu
   const staging = join(dirname(out), `.${out.split('/').pop()}.building-${process.pid}`);
   try {
     log('step 1/2: chunks, BM25 and embeddings (exact vector index, no graph yet)');
-    const r = await buildIndex({ ...opts, out: staging, engine: { ...opts.engine, vector: { ...vector, kind: 'flat' } }, log });
+    const probeQueries = opts.recallTarget === 0 ? undefined : (opts.probeQueries ?? 200);
+    const { probes, ...r } = await buildIndex({ ...opts, probeQueries, out: staging, engine: { ...opts.engine, vector: { ...vector, kind: 'flat' } }, log });
     log(`step 1/2 done in ${formatDuration((performance.now() - t0) / 1000)}; step 2/2: the HNSW graph (hnswlib)`);
-    await convertFlatToCompact(staging, { log });
+    const calibration = await convertFlatToCompact(staging, { log, probes, recallTarget: opts.recallTarget });
     const old = `${staging}.old`;
     if (existsSync(out)) await rename(out, old);
     await rename(staging, out);
     await fsyncDir(dirname(out));
     await rm(old, { recursive: true, force: true });
-    return { ...r, dir: opts.out, seconds: (performance.now() - t0) / 1000 };
+    return { ...r, dir: opts.out, seconds: (performance.now() - t0) / 1000, calibration };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
