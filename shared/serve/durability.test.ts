@@ -131,7 +131,13 @@ function expectations(outcomes: Outcome[]): Map<string, { doc: Doc; want: 'prese
 /** Finds a document by its marker: the whole document (text, title, metadata) or nothing. */
 async function lookup(s: ServeProcess, d: Doc): Promise<'present' | 'absent'> {
   const [k, i] = [d.metadata.writer, d.metadata.n];
-  const r = await s.call('POST', '/v1/query', { query: marker(k, i), mode: 'bm25', k: 5, answer: false });
+  // a 503 is the load shedder's "try again" (a restarted worker warming up on a busy machine), not a lost write:
+  // retry it as a client would; any other status fails the check
+  let r = await s.call('POST', '/v1/query', { query: marker(k, i), mode: 'bm25', k: 5, answer: false });
+  for (let attempt = 0; r.status === 503 && attempt < 20; attempt++) {
+    await new Promise((done) => setTimeout(done, 250));
+    r = await s.call('POST', '/v1/query', { query: marker(k, i), mode: 'bm25', k: 5, answer: false });
+  }
   expect(r.status, r.text).toBe(200);
   const hits = (r.json.hits as Array<{ docId: string; text: string; title?: string; metadata: unknown }>).filter((h) => h.docId === d.id);
   if (hits.length === 0) return 'absent';
