@@ -8,6 +8,9 @@
  *   that began before the update cannot store its now stale answer under a key anyone reads;
  * - the op log is a ring: the latencies of the last `opLogSize` searches in one Float64Array and the last RECENT
  *   queries, overwritten in place; the request count is a number, not the log's length.
+ *
+ * The cache with its listener and the op log are the two parts a wrong solution swaps (`ServerParts`, server-kit.ts):
+ * `startServer` takes them as an optional third argument, defaulting to the ones below.
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -25,15 +28,41 @@ import {
   parseDocuments,
   parseSearch,
   searchBody,
+  type OpLog,
   type QueryServer,
+  type ServerCache,
   type ServerOptions,
+  type ServerParts,
   type ServerStats,
 } from './server-kit.ts';
 
 export type { QueryServer, ServerOptions, ServerStats } from './server-kit.ts';
 
+/**
+ * The engine's byte-capped LRU, and one listener for the whole server, subscribed here at start and removed at close:
+ * an update moves the cache to its next version, which empties it at once.
+ */
+function versionedCache(events: EventEmitter, maxBytes: number): ServerCache {
+  const cache = new ResultsCache({ maxBytes });
+  const onUpdate = () => cache.setVersion(cache.version + 1);
+  events.on('update', onUpdate);
+  return {
+    // the key carries the cache's version when the query starts: an answer computed across an update is never read
+    key: (p) => cache.key(p.query, p.k, 'hybrid', undefined),
+    get: (key) => cache.get(key),
+    set: (key, body) => cache.set(key, body),
+    get size() {
+      return cache.size;
+    },
+    get bytes() {
+      return cache.bytes;
+    },
+    close: () => events.off('update', onUpdate),
+  };
+}
+
 /** The last `size` search latencies and the last RECENT queries, overwritten in place. */
-class OpRing {
+class OpRing implements OpLog {
   private readonly latencies: Float64Array;
   private readonly queries: string[] = new Array(RECENT);
   requests = 0;
@@ -65,13 +94,15 @@ class OpRing {
   }
 }
 
-export async function startServer(engine: Engine, opts: ServerOptions = {}): Promise<QueryServer> {
+const BOUNDED: ServerParts = { cache: versionedCache, opLog: (size) => new OpRing(size) };
+
+/** `parts` replaces what the server keeps (a wrong solution's mistake); by default, the bounded parts above. */
+export async function startServer(engine: Engine, opts: ServerOptions = {}, parts: Partial<ServerParts> = {}): Promise<QueryServer> {
+  const { cache: makeCache, opLog: makeOpLog } = { ...BOUNDED, ...parts };
   const app = Fastify({ logger: false });
   const events = new EventEmitter();
-  const cache = new ResultsCache({ maxBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES });
-  const ops = new OpRing(opts.opLogSize ?? DEFAULT_OP_LOG_SIZE);
-  const onUpdate = () => cache.setVersion(cache.version + 1);
-  events.on('update', onUpdate);
+  const cache = makeCache(events, opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+  const ops = makeOpLog(opts.opLogSize ?? DEFAULT_OP_LOG_SIZE);
 
   const update = async (docs: Doc[]) => {
     const r = await engine.ingest(docs);
@@ -94,8 +125,7 @@ export async function startServer(engine: Engine, opts: ServerOptions = {}): Pro
     const t0 = performance.now();
     const params = parseSearch(req.query);
     if (typeof params === 'string') return reply.code(400).send({ error: params });
-    // the key carries the cache's version when the query starts: an answer computed across an update is never read
-    const key = cache.key(params.query, params.k, 'hybrid', undefined);
+    const key = cache.key(params);
     let body = cache.get(key);
     const cached = body !== undefined;
     if (body === undefined) {
@@ -118,7 +148,7 @@ export async function startServer(engine: Engine, opts: ServerOptions = {}): Pro
     update,
     stats,
     close: async () => {
-      events.off('update', onUpdate);
+      cache.close();
       await app.close();
     },
   };

@@ -57,6 +57,42 @@ export interface QueryServer {
   close(): Promise<void>;
 }
 
+/**
+ * What a server keeps between requests, each part swappable: after.ts's are the defaults of its `startServer`, and a
+ * wrong solution (wrong/*.ts) passes the one part it gets wrong.
+ */
+export interface ServerParts {
+  /** The results cache, and how an update reaches it: made at start with the server's `events` and cache cap. */
+  cache(events: EventEmitter, maxBytes: number): ServerCache;
+  /** The op log behind /stats, made at start with `opLogSize`. */
+  opLog(size: number): OpLog;
+}
+
+/** The results cache as /search and /stats use it. */
+export interface ServerCache {
+  /** The key a query's body is read and stored under, taken when the query starts. */
+  key(p: SearchParams): string;
+  get(key: string): string | undefined;
+  set(key: string, body: string): void;
+  /** Entries held, and their bytes counted like `entryBytes`. */
+  readonly size: number;
+  readonly bytes: number;
+  /** Stops listening to `events` (at the server's close). */
+  close(): void;
+}
+
+/** The searches /stats reports on. */
+export interface OpLog {
+  record(query: string, ms: number): void;
+  /** Searches recorded since the start, and how many of them the log holds. */
+  readonly requests: number;
+  readonly entries: number;
+  /** p99 latency of the searches held, 0 before the first. */
+  p99(): number;
+  /** The last RECENT queries, oldest first. */
+  recent(): string[];
+}
+
 export interface SearchParams {
   query: string;
   k: number;

@@ -13,27 +13,51 @@
  *    says so; the old engine is garbage once the last such request is done (no explicit close, no reference count).
  *
  * Nothing is refused and the listener never closes. The price is memory: during an update two indexes are alive.
+ *
+ * What a request does with `live` and how an update makes the next one are the parts a wrong solution swaps
+ * (`ServiceParts`, service.ts): `startService` takes them as an optional fourth argument, by default readOnce and
+ * buildBeside below.
  */
-import type { Engine } from '../../shared/engine.ts';
 import type { Doc } from '../../shared/types.ts';
-import { answer, buildEngine, createApp, listen, queryBodySchema, type HotService, type QueryBody, type ServiceOptions } from './service.ts';
+import {
+  answer,
+  buildEngine,
+  createApp,
+  listen,
+  queryBodySchema,
+  type HotService,
+  type Live,
+  type QueryBody,
+  type QueryResponse,
+  type ServiceOptions,
+  type ServiceParts,
+} from './service.ts';
 
 export type { HotService, QueryResponse, ServiceOptions } from './service.ts';
 
-interface Live {
-  readonly engine: Engine;
-  readonly version: string;
+/** The /query handler: takes the live reference into a local at its start and uses only that, across every await. */
+async function readOnce(live: () => Live, body: QueryBody): Promise<QueryResponse> {
+  const { engine, version } = live(); // read once: this request is answered from this engine, whatever happens next
+  return answer(engine, version, body.q, body.k ?? 10);
 }
 
-/** Serves `docs` as index version `version` on 127.0.0.1 (a free port unless `opts.port`). */
-export async function startService(docs: readonly Doc[], version: string, opts: ServiceOptions): Promise<HotService> {
+/** A whole new engine, built in slices beside the one being served, which keeps answering meanwhile. */
+async function buildBeside(_current: Live, docs: readonly Doc[], version: string, opts: ServiceOptions): Promise<Live> {
+  return { engine: await buildEngine(docs, opts), version };
+}
+
+const HOT: ServiceParts = { query: readOnce, rebuild: buildBeside };
+
+/**
+ * Serves `docs` as index version `version` on 127.0.0.1 (a free port unless `opts.port`). `parts` replaces what a
+ * request or an update does (a wrong solution's mistake); by default, the parts above.
+ */
+export async function startService(docs: readonly Doc[], version: string, opts: ServiceOptions, parts: Partial<ServiceParts> = {}): Promise<HotService> {
+  const { query, rebuild } = { ...HOT, ...parts };
   let live: Live = { engine: await buildEngine(docs, opts), version };
 
   const app = createApp();
-  app.post<{ Body: QueryBody }>('/query', { schema: { body: queryBodySchema } }, (req) => {
-    const { engine, version: v } = live; // read once: this request is answered from this engine, whatever happens next
-    return answer(engine, v, req.body.q, req.body.k ?? 10);
-  });
+  app.post<{ Body: QueryBody }>('/query', { schema: { body: queryBodySchema } }, (req, reply) => query(() => live, req.body, reply));
   app.get('/healthz', async () => ({ version: live.version }));
   const port = await listen(app, opts.port ?? 0);
   let tail: Promise<unknown> = Promise.resolve();
@@ -45,8 +69,7 @@ export async function startService(docs: readonly Doc[], version: string, opts: 
     },
     update(next, nextVersion) {
       const run = async () => {
-        const engine = await buildEngine(next, opts); // beside the live one, in slices
-        live = { engine, version: nextVersion }; // the swap: one assignment
+        live = await rebuild(live, next, nextVersion, opts); // the swap: one assignment, once the new engine is complete
       };
       const p = tail.then(run, run);
       tail = p.catch(() => {});

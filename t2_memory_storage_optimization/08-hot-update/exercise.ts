@@ -22,7 +22,6 @@
  * Check it: npm run checkpoint -- 08-hot-update
  * Stuck? npm run hint -- 08-hot-update
  */
-import type { Engine } from '../../shared/engine.ts';
 import type { Doc } from '../../shared/types.ts';
 import { answer, buildEngine, createApp, listen, queryBodySchema, type HotService, type QueryBody, type ServiceOptions } from './service.ts';
 
@@ -30,7 +29,7 @@ export type { HotService, QueryResponse, ServiceOptions } from './service.ts';
 
 /** Serves `docs` as index version `version` on 127.0.0.1 (a free port unless `opts.port`). */
 export async function startService(docs: readonly Doc[], version: string, opts: ServiceOptions): Promise<HotService> {
-  let engine: Engine = await buildEngine(docs, opts);
+  let engine = await buildEngine(docs, opts);
   let current = version;
 
   const start = async (port: number) => {

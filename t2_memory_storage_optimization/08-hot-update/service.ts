@@ -10,7 +10,7 @@
  * Every response names the index version it was answered from, so a client can check that the hits really are that
  * version's (the checkpoint does: a response whose hits match neither version mixed them).
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { createEngine, type Engine, type EngineConfig, type QueryResult } from '../../shared/engine.ts';
 import type { Doc, Embedder } from '../../shared/types.ts';
 
@@ -48,6 +48,23 @@ export interface HotService {
   update(docs: readonly Doc[], version: string): Promise<void>;
   /** Stop listening, let requests in flight finish, release the port. */
   close(): Promise<void>;
+}
+
+/** What a request is answered from: an engine and the name of the index version it holds. */
+export interface Live {
+  readonly engine: Engine;
+  readonly version: string;
+}
+
+/**
+ * What a request does with the served index, and how an update makes the next one: after.ts's are the defaults of
+ * its `startService`, and a wrong solution (wrong/*.ts) passes the one part it gets wrong.
+ */
+export interface ServiceParts {
+  /** Answers one POST /query; `live()` reads the service's reference to the index being served. */
+  query(live: () => Live, body: QueryBody, reply: FastifyReply): Promise<unknown>;
+  /** The index to serve as `version` once it resolves, given the one being served now. */
+  rebuild(current: Live, docs: readonly Doc[], version: string, opts: ServiceOptions): Promise<Live>;
 }
 
 /** The largest k a request may ask for. */
