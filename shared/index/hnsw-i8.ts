@@ -765,9 +765,10 @@ export class CompactHnswIndex implements VectorIndex {
    * An index with the graph of a saved hnswlib index (`HnswIndex.save`'s file, inner-product space over normalised
    * vectors): the same nodes in the same order, the same links on every level, the same entry point; each float32
    * vector quantised to int8 codes here. For building a large graph with hnswlib's faster native insertion
-   * (shared/bench/build-split.ts). Layout read (hnswlib's saveIndex): a 96-byte header, then per element the base-level
-   * block [u32 count (low 16 bits; bit 16 of byte 2 = deleted), maxM0 × u32 links, dim × f32, u64 label], then per
-   * element a u32 byte size and that many bytes of upper-level blocks [u32 count, maxM × u32 links].
+   * (`npm run index -- --graph hnswlib`, shared/serve/hnswlib-build.ts). Layout read (hnswlib's saveIndex): a 96-byte
+   * header, then per element the base-level block [u32 count (low 16 bits; bit 16 of byte 2 = deleted),
+   * maxM0 × u32 links, dim × f32, u64 label], then per element a u32 byte size and that many bytes of upper-level
+   * blocks [u32 count, maxM × u32 links].
    */
   static async fromHnswlib(file: string, opts: Omit<CompactHnswOptions, 'initialCapacity'>): Promise<CompactHnswIndex> {
     const buf = await readFile(file);

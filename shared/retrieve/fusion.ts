@@ -94,7 +94,12 @@ export function fuseTopK(lists: readonly (readonly ScoredLabel[])[], k: number, 
   return scratch.fuse(lists, k, (opts.method ?? 'rrf') === 'rrf', opts.rrfK ?? 60, opts.weights);
 }
 
-class CandidateTable {
+/**
+ * `fuseTopK`'s candidate table, exported for t2_memory_storage_optimization/02-object-reuse, whose wrong solution
+ * replaces `reserve` (how the arrays are obtained) with one that makes them afresh per fusion. The engine uses the
+ * one instance below.
+ */
+export class CandidateTable {
   /** Slots the arrays hold, and lists per slot. */
   private cap = 0;
   private lists = 0;
@@ -178,10 +183,16 @@ class CandidateTable {
     return out;
   }
 
-  private reserve(candidates: number, lists: number): void {
+  /** Arrays for at least `candidates` slots of `lists` lists: the ones it has, grown (doubling) only when too small. */
+  protected reserve(candidates: number, lists: number): void {
     if (candidates <= this.cap && lists === this.lists) return;
     let cap = Math.max(this.cap, 64);
     while (cap < candidates) cap *= 2;
+    this.allocate(cap, lists);
+  }
+
+  /** New arrays for `cap` slots of `lists` lists (what they held is dropped). */
+  protected allocate(cap: number, lists: number): void {
     this.cap = cap;
     this.lists = lists;
     this.slotLabel = new Int32Array(cap);
