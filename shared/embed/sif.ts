@@ -130,6 +130,14 @@ export class SifEmbedder implements Embedder {
     return rows;
   }
 
+  /**
+   * The word lookup and the SIF weight of every rank (0 for a stop word), read-only: what an exported model of this
+   * embedder folds into its table (shared/model/static-sif.ts), so both weigh words bit for bit alike.
+   */
+  tables(): { readonly glove: GloveLookup; readonly weights: Readonly<Float32Array> } {
+    return { glove: this.glove, weights: this.weights };
+  }
+
   /** Step 1-2: weighted average of the known non-stop words into `out` (zeroed). Returns false if none was found. */
   private average(text: string, out: Float32Array): boolean {
     const glove = this.glove;
