@@ -68,7 +68,8 @@ export interface EngineConfig {
   candidates?: number;
   /**
    * HNSW beam width for the dense list of a hybrid query (raised to `candidates`). Default 24; dense-only queries use
-   * the index's own `efSearch` (160), where recall of the list itself is what the caller sees.
+   * the index's own `efSearch` (160, or the beam `npm run index` calibrated and saved with a large index:
+   * shared/index/calibrate.ts), where recall of the list itself is what the caller sees.
    */
   hybridEf?: number;
   /** Answer options (extractive). */

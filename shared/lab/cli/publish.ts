@@ -1,7 +1,7 @@
 /**
  * `npm run lab:publish -- --run <id>`: make a full run the project's reference. Writes each lesson's figures into its
  * README (between the lab:reference markers) and its reference.json, and the "at a glance" tables into the chapter
- * READMEs and the root README (between the lab:glance markers).
+ * READMEs and the root README (between the lab:glance markers; the root has one block per chapter, lab:glance-t1 …).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +16,8 @@ Usage: npm run lab:publish -- [--run <id>] [--quick-run <id>]
 
 Makes a run the reference the READMEs quote: every lesson of it that ran in full mode gets its tables written into
 its README (between <!-- lab:reference --> and <!-- /lab:reference -->) and a reference.json beside it; the chapter
-READMEs and the root README get the "at a glance" table (between <!-- lab:glance --> and <!-- /lab:glance -->).
+READMEs get the "at a glance" table (between <!-- lab:glance --> and <!-- /lab:glance -->), and the root README
+that chapter's block (between <!-- lab:glance-t1 --> and <!-- /lab:glance-t1 -->, …); other chapters' blocks stay.
 
 Options:
   --run <id>         the full run to publish (default: the current run)
@@ -51,11 +52,14 @@ async function main(): Promise<number> {
     writeReference(referenceOf(results, l, q?.durationMs));
     written.push(l.id);
   }
+  // the root README keeps one block per chapter (lab:glance-t1, …): publishing a run of one chapter leaves the
+  // other chapters' reference figures as they were
   for (const ch of CHAPTERS) {
     if (!full.some((l) => l.chapter === ch.key)) continue;
-    rewrite(path.join(REPO_ROOT, ch.dir, 'README.md'), 'lab:glance', glanceBlock({ ...results, lessons: full }, ch.key));
+    const block = glanceBlock({ ...results, lessons: full }, ch.key);
+    rewrite(path.join(REPO_ROOT, ch.dir, 'README.md'), 'lab:glance', block);
+    rewrite(path.join(REPO_ROOT, 'README.md'), `lab:glance-${ch.key}`, block);
   }
-  rewrite(path.join(REPO_ROOT, 'README.md'), 'lab:glance', glanceBlock({ ...results, lessons: full }));
   process.stdout.write(`published run ${runId}: ${written.length} lesson README(s) and reference.json, chapter and root README tables\n`);
   return 0;
 }
