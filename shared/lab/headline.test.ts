@@ -35,6 +35,15 @@ describe('describeChange', () => {
     expect(describeChange('lower', { change: { value: 0.5, error: 0.05 }, verdict: 'worse' })).toBe('2.00× ± 0.20 higher (worse)');
     expect(describeChange('lower', { change: { value: 1.02, error: 0.03 }, verdict: 'within noise' })).toBe('no change beyond noise (1.02× ± 0.03)');
   });
+
+  it('an improvement to 0 (an infinite ratio, stored as null in the results JSON) reads as better, not worse', () => {
+    // 394 failed requests → 0: compareOnHeadline's ratio is Infinity, which JSON.stringify writes as null
+    const row = JSON.parse(JSON.stringify(compareOnHeadline('lower', { value: 394, error: 16 }, { value: 0, error: 0 })));
+    expect(row.verdict).toBe('better');
+    expect(describeChange('lower', row)).toBe('down to 0 (∞× lower)');
+    expect(describeChange('higher', compareOnHeadline('higher', { value: 0 }, { value: 5 }))).toBe('up from 0 (∞× higher)');
+    expect(describeChange('lower', compareOnHeadline('lower', { value: 0 }, { value: 5 }))).toBe('up from 0 (∞× higher) (worse)');
+  });
 });
 
 describe('pairs and featured variants', () => {

@@ -137,6 +137,11 @@ export function describeChange(better: Headline['better'], row: Pick<HeadlineRow
   const c = row.change;
   if (!c) return '–';
   if (row.verdict === 'within noise') return `no change beyond noise (${fmtFactor(c.value, c.error)})`;
+  // a ratio of 0 or ∞ (a value of 0 on one side; results JSON stores ∞ as null): say where it went
+  if (c.value === null || c.value === 0 || !Number.isFinite(c.value)) {
+    const up = (better === 'lower') === (row.verdict === 'worse');
+    return `${up ? 'up from 0' : 'down to 0'} (∞× ${up ? 'higher' : 'lower'})${row.verdict === 'worse' ? ' (worse)' : ''}`;
+  }
   const improved = c.value >= 1;
   const factor = improved ? c.value : 1 / c.value;
   const err = c.error !== undefined ? (improved ? c.error : c.error / (c.value * c.value)) : undefined;
