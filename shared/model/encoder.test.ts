@@ -2,7 +2,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import * as ort from 'onnxruntime-node';
 import { ModelProtoSchema, TensorProto_DataType } from 'onnx-buf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRagError } from '../errors.ts';
+import { expectRagError } from './expect-error.ts';
 import {
   buildEncoderFromWeights,
   buildEncoderModel,
@@ -80,16 +80,6 @@ function tokenLists(lengths: readonly number[], vocab: number, seed = 7): number
   return lengths.map((n) => Array.from({ length: n }, () => 1 + (next() % (vocab - 1))));
 }
 
-function expectRagError(fn: () => unknown, message: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(isRagError(err, 'INVALID_INPUT')).toBe(true);
-  expect((err as Error).message).toMatch(message);
-}
 
 describe('seeded encoder, tiny configuration, against the TypeScript reference', () => {
   const weights = encoderWeights(TRAINED_LIKE);

@@ -1,8 +1,8 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import * as ort from 'onnxruntime-node';
 import { ModelProtoSchema } from 'onnx-buf';
+import { expectRagError } from './expect-error.ts';
 import { describe, expect, it } from 'vitest';
-import { isRagError } from '../errors.ts';
 import { float, GraphBuilder } from './onnx-build.ts';
 
 describe('GraphBuilder', () => {
@@ -49,16 +49,7 @@ describe('GraphBuilder', () => {
   });
 
   it('refuses undefined inputs, duplicate names, non-integer int attributes and a graph without outputs', () => {
-    const bad = (fn: () => unknown, msg: RegExp) => {
-      let err: unknown;
-      try {
-        fn();
-      } catch (e) {
-        err = e;
-      }
-      expect(isRagError(err, 'INVALID_INPUT')).toBe(true);
-      expect((err as Error).message).toMatch(msg);
-    };
+    const bad = expectRagError;
     const g = new GraphBuilder('g');
     const x = g.input('x', 'float32', [2]);
     bad(() => g.input('x', 'float32', [2]), /'x' \(input\) is defined twice/);

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { expectRagError } from './expect-error.ts';
 import { loadBrown } from '../corpus/brown.ts';
-import { isRagError } from '../errors.ts';
 import { createDefaultEmbedder, isZeroVector, type SifEmbedder } from '../embed/sif.ts';
 import { splitSentences } from '../text/sentences.ts';
 import { GraphBuilder } from './onnx-build.ts';
@@ -167,16 +167,6 @@ describe('static SIF model in onnxruntime', () => {
 
   it('refuses a state of another dimension or weighting, and an empty vocabulary, with a RagError', () => {
     const state = sif.state();
-    const expectRagError = (fn: () => unknown, message: RegExp) => {
-      let err: unknown;
-      try {
-        fn();
-      } catch (e) {
-        err = e;
-      }
-      expect(isRagError(err, 'INVALID_INPUT')).toBe(true);
-      expect((err as Error).message).toMatch(message);
-    };
     const state50 = { ...state, dim: 50, component: state.component!.slice(0, 50) };
     expectRagError(() => buildStaticSifModel(sif, { state: state50 }), /state has dim 50, the embedder's vectors have 100/);
     expectRagError(() => buildStaticSifModel(sif, { state: { ...state, component: state.component!.slice(0, 50) } }), /component must be 100 finite numbers/);
