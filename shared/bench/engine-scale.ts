@@ -14,6 +14,7 @@ import { createEngine, loadEngine, type Engine, type RetrievalMode } from '../en
 import { indexText } from '../corpus/chunk.ts';
 import { knownItemQueries } from '../eval/known-item.ts';
 import { FlatIndex } from '../index/flat.ts';
+import { recallAtEf } from '../index/calibrate.ts';
 import { collectEnv, formatEnvLines, makeRunId } from '../lab/env.ts';
 import { percentileNearestRank } from '../util/stats.ts';
 import { numberFlag, parseCli, runMain } from '../util/cli.ts';
@@ -106,19 +107,8 @@ runMain(async () => {
   }
   if (batch.length > 0) await flush();
   const queryVectors = await engine.embedder.embed(texts);
-  const truths = queryVectors.map((v) => exact.search(v, 10));
-  const recallAt = (ef: number | undefined) => {
-    let found = 0;
-    let total = 0;
-    queryVectors.forEach((v, i) => {
-      const truth = truths[i];
-      if (truth.length === 0) return;
-      const got = new Set(engine.vectors.search(v, 10, undefined, ef).map((h) => h.label));
-      for (const t of truth) if (got.has(t.label)) found++;
-      total += truth.length;
-    });
-    return found / total;
-  };
+  const truths = queryVectors.map((v) => exact.search(v, 10).map((h) => h.label));
+  const recallAt = (ef: number | undefined) => recallAtEf(engine.vectors, queryVectors, truths, 10, ef);
   const recall = recallAt(undefined);
   const sweep = (values['recall-ef'] ?? '').split(',').filter(Boolean).map(Number);
   const recallByEf = Object.fromEntries(sweep.map((ef) => [ef, recallAt(ef)]));

@@ -38,8 +38,8 @@ export interface CalibrateOptions {
   log?: (msg: string) => void;
 }
 
-/** Recall@k of `index` at beam `ef`, against `truths` (the exact top k of each query). */
-export function recallAtEf(index: VectorIndex, queries: readonly Float32Array[], truths: readonly (readonly number[])[], k: number, ef: number): number {
+/** Recall@k of `index` at beam `ef` (undefined: the index's own), against `truths` (the exact top k of each query). */
+export function recallAtEf(index: VectorIndex, queries: readonly Float32Array[], truths: readonly (readonly number[])[], k: number, ef?: number): number {
   let found = 0;
   let total = 0;
   queries.forEach((q, i) => {
