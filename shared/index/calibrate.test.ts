@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRagError } from '../errors.ts';
+import { expectRagError } from '../util/expect-rag-error.ts';
 import { gaussian, mulberry32 } from '../util/random.ts';
 import { calibrateEfSearch, recallAtEf } from './calibrate.ts';
 import { FlatIndex } from './flat.ts';
@@ -62,14 +62,6 @@ describe('calibrateEfSearch', () => {
       () => calibrateEfSearch(graph, exact, queries, { ladder: [20, 10] }),
       () => calibrateEfSearch(graph, exact, [], {}),
     ];
-    for (const f of bad) {
-      let err: unknown;
-      try {
-        f();
-      } catch (e) {
-        err = e;
-      }
-      expect(isRagError(err) && err.code === 'INVALID_INPUT', String(err)).toBe(true);
-    }
+    for (const f of bad) expectRagError(f, /calibrateEfSearch: /);
   });
 });

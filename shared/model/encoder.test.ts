@@ -2,7 +2,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import * as ort from 'onnxruntime-node';
 import { ModelProtoSchema, TensorProto_DataType } from 'onnx-buf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectRagError } from './expect-error.ts';
+import { expectRagError } from '../util/expect-rag-error.ts';
 import {
   buildEncoderFromWeights,
   buildEncoderModel,

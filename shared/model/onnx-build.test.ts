@@ -1,7 +1,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import * as ort from 'onnxruntime-node';
 import { ModelProtoSchema } from 'onnx-buf';
-import { expectRagError } from './expect-error.ts';
+import { expectRagError } from '../util/expect-rag-error.ts';
 import { describe, expect, it } from 'vitest';
 import { float, GraphBuilder } from './onnx-build.ts';
 

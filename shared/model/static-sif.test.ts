@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectRagError } from './expect-error.ts';
+import { expectRagError } from '../util/expect-rag-error.ts';
 import { loadBrown } from '../corpus/brown.ts';
 import { createDefaultEmbedder, isZeroVector, type SifEmbedder } from '../embed/sif.ts';
 import { splitSentences } from '../text/sentences.ts';
