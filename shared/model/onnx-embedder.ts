@@ -58,6 +58,25 @@ export function packTokenBatch(lists: readonly ArrayLike<number>[]): TokenBatch 
   return { ids, mask, batch: lists.length, seqLen };
 }
 
+/**
+ * Consecutive runs [start, end) of `lists` whose padded size (texts × longest, an empty text counting 1) stays
+ * within `maxTokens`; a text longer than the budget runs alone. Order is kept, so rows go back where they came from.
+ */
+export function* tokenBudgetRuns(lists: readonly ArrayLike<number>[], maxTokens: number): Generator<[number, number]> {
+  for (let start = 0; start < lists.length; ) {
+    let end = start + 1;
+    let longest = Math.max(1, lists[start].length);
+    while (end < lists.length) {
+      const l = Math.max(longest, lists[end].length);
+      if (l * (end - start + 1) > maxTokens) break;
+      longest = l;
+      end++;
+    }
+    yield [start, end];
+    start = end;
+  }
+}
+
 export class OnnxEmbedder implements Embedder {
   readonly name: string;
   readonly dim: number;
@@ -127,18 +146,8 @@ export class OnnxEmbedder implements Embedder {
     const dim = this.dim;
     const lists = texts.map((t) => this.tokenizeText(t));
     const out = new Float32Array(texts.length * dim);
-    // consecutive runs of at most maxTokens padded tokens (a text longer than that runs alone)
-    for (let start = 0; start < lists.length; ) {
-      let end = start + 1;
-      let longest = Math.max(1, lists[start].length);
-      while (end < lists.length) {
-        const l = Math.max(longest, lists[end].length);
-        if (l * (end - start + 1) > this.maxTokens) break;
-        longest = l;
-        end++;
-      }
+    for (const [start, end] of tokenBudgetRuns(lists, this.maxTokens)) {
       await this.run(lists.slice(start, end), out.subarray(start * dim, end * dim));
-      start = end;
     }
     const rows: Float32Array[] = new Array(texts.length);
     for (let i = 0; i < texts.length; i++) {
