@@ -1084,7 +1084,8 @@ export async function loadEngine(dir: string, overrides: EngineConfig = {}, hook
   if (embedder.name !== manifest.embedder.name || embedder.dim !== manifest.embedder.dim) {
     throw new RagError(
       'INVALID_INPUT',
-      `index was built with embedder ${manifest.embedder.name} (${manifest.embedder.dim}-d), not ${embedder.name} (${embedder.dim}-d)`,
+      `index was built with embedder ${manifest.embedder.name} (${manifest.embedder.dim}-d), not ${embedder.name} (${embedder.dim}-d)` +
+        (manifest.embedder.name.startsWith('onnx:') ? '; serve it with --embedder onnx --model <the folder it was built with>' : ''),
     );
   }
   if (manifest.embedder.state !== undefined) embedder.restore?.(manifest.embedder.state);

@@ -12,7 +12,8 @@ import {
 } from 'onnx-buf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRagError } from '../errors.ts';
-import { buildEncoderModel, encoderConfig, TINY_ENCODER } from './encoder.ts';
+import { buildEncoderModel, encoderConfig } from './encoder.ts';
+import { ENCODER, id, SPECIALS, tokenizerJson, VOCAB, WORDS } from './tiny-model-dir.ts';
 import { loadModelDir, type ModelDirEmbedder } from './model-dir.ts';
 import { GraphBuilder } from './onnx-build.ts';
 import { OnnxEmbedder } from './onnx-embedder.ts';
@@ -22,57 +23,9 @@ import { loadTokenizer, tokenizerFromJson } from './tokenizer.ts';
  * "Bring your own model", end to end without a download: a tiny seeded encoder and a WordPiece `tokenizer.json` in
  * the Hugging Face format (as a sentence-transformers export ships them) are written to a folder, and `loadModelDir`
  * must tokenise as BERT does and give the rows a direct run of the same model on the same ids gives.
- *
- * The vocabulary: 5 special tokens, punctuation, 60 words, 8 suffixes (`##s`, `##ed`, …) and 238 syllables (with
- * their `##` forms): 555 tokens, so that words outside the list split into pieces and a word with an `x` is [UNK].
+ * The folder's vocabulary and tokenizer are in tiny-model-dir.ts.
  */
 
-const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
-const PUNCT = ['.', ',', '!', '?', "'", '-'];
-const WORDS = (
-  'the a an of to in on and is are was were cat dog bird fish jump run walk swim quick slow fast red blue green ' +
-  'model vector search index query text word token cafe book read write learn teach small large old new day night ' +
-  'sun moon tree river stone house city road ship train car engine fire water'
-).split(' ');
-const SUFFIXES = ['##s', '##ed', '##ing', '##ly', '##er', '##est', '##ion', '##al'];
-const CONSONANTS = 'bcdfghklmnprstvwz'.split('');
-const VOWELS = 'aeiou'.split('');
-const SYLLABLES: string[] = [];
-for (const c of CONSONANTS) for (const v of VOWELS) SYLLABLES.push(c + v); // 85
-for (const c of CONSONANTS) for (const v of VOWELS.slice(0, 3)) for (const e of ['n', 'r', 'l']) SYLLABLES.push(c + v + e); // 153
-const VOCAB = [...SPECIALS, ...PUNCT, ...WORDS, ...SUFFIXES, ...SYLLABLES, ...SYLLABLES.map((s) => `##${s}`)];
-const ID = new Map(VOCAB.map((t, i) => [t, i]));
-const id = (t: string): number => {
-  const i = ID.get(t);
-  if (i === undefined) throw new Error(`test vocabulary has no '${t}'`);
-  return i;
-};
-
-/** The file as the `tokenizers` library writes it for bert-base-uncased / all-MiniLM-L6-v2 (vocabulary aside). */
-function tokenizerJson(maxLength: number | null): unknown {
-  const special = (t: string, type = 0) => ({ SpecialToken: { id: t, type_id: type } });
-  return {
-    version: '1.0',
-    truncation: maxLength === null ? null : { direction: 'Right', max_length: maxLength, strategy: 'LongestFirst', stride: 0 },
-    padding: null,
-    added_tokens: SPECIALS.map((content, i) => ({ id: i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [special('[CLS]'), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]')],
-      pair: [special('[CLS]'), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]'), { Sequence: { id: 'B', type_id: 1 } }, special('[SEP]', 1)],
-      special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [id('[CLS]')], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [id('[SEP]')], tokens: ['[SEP]'] },
-      },
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(ID) },
-  };
-}
-
-const ENCODER = { ...TINY_ENCODER, vocab: VOCAB.length, weightStd: 0.2, biasStd: 0.1, normStd: 0.1 };
 const HIDDEN = encoderConfig(ENCODER).hidden;
 const FILE_MAX_LENGTH = 24;
 

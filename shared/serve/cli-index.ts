@@ -10,11 +10,14 @@ import { HNSWLIB_FROM_CHUNKS, buildIndexWithHnswlib, formatDuration, type GraphB
 import { parseCli, fail, numberFlag, runMain } from '../util/cli.ts';
 import { buildIndex, type BuildIndexResult } from './build-index.ts';
 import type { EfCalibration } from '../index/calibrate.ts';
+import { EMBEDDER_FLAGS, createEmbedder, embedderChoice, type EmbedderChoice } from '../model/serving.ts';
 
 const USAGE = `
-Usage: npm run index -- [--dataset <dir> | --corpus <dir>] [--scale N] [--seed S] [--graph auto|engine|hnswlib] --out <dir>
+Usage: npm run index -- [--dataset <dir> | --corpus <dir>] [--scale N] [--seed S] [--graph auto|engine|hnswlib]
+                        [--embedder sif|onnx --model <dir>] --out <dir>
 
-Builds the engine's indexes (BM25 + int8 HNSW over SIF embeddings) and saves them to <dir> for npm run serve.
+Builds the engine's indexes (BM25 + int8 HNSW over the embedder's vectors: SIF GloVe by default, or an ONNX
+model folder) and saves them to <dir> for npm run serve (which then needs the same --embedder and --model).
 
 Options:
   --dataset <dir>   a BEIR-layout dataset (corpus.jsonl, queries.jsonl, qrels/)
@@ -34,6 +37,10 @@ Options:
                     graph needs a wider beam); 0 keeps the fixed beam of 160
   --ef-search N     save this search beam instead (no calibration)
   --out <dir>       where to save (required); replaced atomically if it exists
+  --embedder E      sif (default: SIF-weighted GloVe-100d, bundled) or onnx (a model folder, --model)
+  --model <dir>     with --embedder onnx: a folder with model.onnx and tokenizer.json (a sentence-transformers
+                    export such as all-MiniLM-L6-v2)
+  --model-threads N with --embedder onnx: intra-op threads of one model run (default 1)
   -h, --help        show this help
 
 Progress goes to stderr (with an ETA when --scale is given); the last line on stdout says what was saved.
@@ -50,6 +57,7 @@ runMain(async () => {
     'recall-target': { type: 'string' },
     'ef-search': { type: 'string' },
     out: { type: 'string' },
+    ...EMBEDDER_FLAGS,
   });
   if (!values.out) fail('--out <dir> is required (see --help)');
   if (values.dataset && values.corpus) fail('give --dataset or --corpus, not both');
@@ -79,7 +87,14 @@ runMain(async () => {
     process.stderr.write(`${m}\n`);
   };
   log(`building with the graph by ${graph === 'hnswlib' ? 'hnswlib (native)' : "the engine's insertion"}${choice === 'auto' ? ' (--graph auto)' : ''}`);
-  const engine = efSearch === undefined ? undefined : { vector: { efSearch } };
+  let pick: EmbedderChoice;
+  try {
+    pick = embedderChoice(values);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const embedder = pick.kind === 'sif' ? undefined : await createEmbedder(pick, { log });
+  const engine = { ...(efSearch === undefined ? {} : { vector: { efSearch } }), ...(embedder ? { embedder } : {}) };
   const opts = { dataset: values.dataset, corpus: values.corpus, scale, seed, out: values.out, engine, log };
   let cal: EfCalibration | undefined;
   let r: BuildIndexResult;

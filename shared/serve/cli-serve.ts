@@ -16,6 +16,7 @@ import { runWorker } from './cluster/worker.ts';
 import type { DurabilityConfig, ServeConfig } from './config.ts';
 import { FSYNC_MODES, type FsyncMode } from './store/wal.ts';
 import { serveSingle } from './single.ts';
+import { EMBEDDER_FLAGS, EMBEDDER_USAGE, embedderChoice, type EmbedderChoice } from '../model/serving.ts';
 
 const USAGE = `
 Usage: npm run serve -- [--index <dir>] [--workers N] [--port P] [--host H] [options]
@@ -42,6 +43,7 @@ Options:
   --cache-entries N        in-process results cache size (default 20000; 0 disables the results cache)
   --cache-mb MB            … and its byte cap per process (default 64, env CACHE_MB)
   --embedding-cache-mb MB  byte cap of the query-embedding cache per process (default 16, env EMBEDDING_CACHE_MB)
+${EMBEDDER_USAGE}
   --ingest-slice-ms MS     an ingest works in slices of this many ms, answering queries in between (default 4,
                            env INGEST_SLICE_MS)
   --ingest-share F         while queries keep arriving, an ingest takes at most this share of a worker's time
@@ -109,6 +111,7 @@ runMain(async () => {
     'spare-workers': { type: 'string' },
     'reload-nice': { type: 'string' },
     ...ACCESS_FLAGS,
+    ...EMBEDDER_FLAGS,
   });
   const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
   const nonNegative = (n: number) => n >= 0;
@@ -122,6 +125,12 @@ runMain(async () => {
   const ingestShare = numberFlag('ingest-share', values['ingest-share'] ?? process.env.INGEST_SHARE, 0.2, (n) => n > 0 && n <= 1);
   const optional = (name: string, v: string | undefined, check: (n: number) => boolean) =>
     v === undefined ? undefined : numberFlag(name, v, 0, check);
+  let embedder: EmbedderChoice;
+  try {
+    embedder = embedderChoice(values);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
   const access = accessOptions(values, host, process.env.REDIS_URL || undefined);
@@ -159,6 +168,7 @@ runMain(async () => {
       ingestSliceMs,
       ingestShare,
       embeddingCacheBytes,
+      embedder,
     },
     logger,
     server: {

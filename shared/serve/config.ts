@@ -4,8 +4,8 @@
  */
 import type pino from 'pino';
 import { Redis } from 'ioredis';
-import { createDefaultEmbedder } from '../embed/sif.ts';
 import { loadEngine, type EngineConfig } from '../engine.ts';
+import { createEmbedder, type EmbedderChoice } from '../model/serving.ts';
 import type { ServerOptions } from './app.ts';
 import { CachingEmbedder } from './cache.ts';
 import type { SnapshotPolicy } from './store/snapshots.ts';
@@ -39,15 +39,19 @@ export interface ServeConfig {
    * Engine settings over the saved index's (candidate depth, HNSW beam of hybrid queries, ingest slices), and the
    * byte cap of the caching embedder in front of it.
    */
-  engine?: Partial<Pick<EngineConfig, 'candidates' | 'hybridEf' | 'ingestSliceMs' | 'ingestShare'>> & { embeddingCacheBytes?: number };
+  engine?: Partial<Pick<EngineConfig, 'candidates' | 'hybridEf' | 'ingestSliceMs' | 'ingestShare'>> & {
+    embeddingCacheBytes?: number;
+    /** The embedder the index was built with (default: the SIF embedder). */
+    embedder?: EmbedderChoice;
+  };
   server: Omit<ServerOptions, 'engine' | 'writes' | 'metrics' | 'metricsText' | 'logger' | 'version'>;
   logger: pino.Logger;
 }
 
-/** Loads the saved engine with the caching embedder in front of the default one. */
+/** Loads the saved engine with the caching embedder in front of the chosen one (default: SIF). */
 export async function loadServingEngine(dir: string, settings: ServeConfig['engine'] = {}) {
-  const { embeddingCacheBytes, ...overrides } = settings;
-  const embedder = new CachingEmbedder(await createDefaultEmbedder(), { maxBytes: embeddingCacheBytes });
+  const { embeddingCacheBytes, embedder: choice, ...overrides } = settings;
+  const embedder = new CachingEmbedder(await createEmbedder(choice ?? { kind: 'sif' }), { maxBytes: embeddingCacheBytes });
   return loadEngine(dir, { ...overrides, embedder });
 }
 

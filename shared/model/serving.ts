@@ -1,0 +1,51 @@
+/**
+ * Which embedder the engine runs, chosen on the command line of `npm run index` and `npm run serve`:
+ *
+ *     --embedder sif                     the default: SIF-weighted GloVe-100d (shared/embed/sif.ts), no model file
+ *     --embedder onnx --model <dir>      a folder with model.onnx + tokenizer.json (a sentence-transformers export,
+ *                                        shared/model/model-dir.ts), run by onnxruntime-node
+ *     --model-threads N                  intra-op threads of one ONNX run (default 1: a serving process runs one
+ *                                        model per worker, and workers × threads should not exceed the cores)
+ *
+ * An index remembers its embedder's name (`onnx:<folder name>` for a model folder) and dimension; serving it with
+ * another embedder fails at load with a message naming both.
+ */
+import { createDefaultEmbedder } from '../embed/sif.ts';
+import { RagError } from '../errors.ts';
+import type { Embedder } from '../types.ts';
+import { loadModelDir } from './model-dir.ts';
+
+export type EmbedderChoice = { kind: 'sif' } | { kind: 'onnx'; model: string; threads: number };
+
+export const EMBEDDER_USAGE = `  --embedder E             sif (default: SIF-weighted GloVe-100d, bundled) or onnx (a model folder, --model)
+  --model <dir>            with --embedder onnx: a folder with model.onnx and tokenizer.json (a
+                           sentence-transformers export such as all-MiniLM-L6-v2)
+  --model-threads N        with --embedder onnx: intra-op threads of one model run (default 1)`;
+
+export const EMBEDDER_FLAGS = {
+  embedder: { type: 'string' },
+  model: { type: 'string' },
+  'model-threads': { type: 'string' },
+} as const;
+
+/** The choice from parsed flags; RagError INVALID_INPUT (a usage mistake) on a bad combination. */
+export function embedderChoice(values: { embedder?: string; model?: string; 'model-threads'?: string }): EmbedderChoice {
+  const kind = values.embedder ?? (values.model !== undefined ? 'onnx' : 'sif');
+  if (kind === 'sif') {
+    if (values.model !== undefined) throw new RagError('INVALID_INPUT', '--model needs --embedder onnx (the sif embedder has no model folder)');
+    if (values['model-threads'] !== undefined) throw new RagError('INVALID_INPUT', '--model-threads needs --embedder onnx');
+    return { kind: 'sif' };
+  }
+  if (kind !== 'onnx') throw new RagError('INVALID_INPUT', `--embedder must be sif or onnx, got "${kind}"`);
+  if (!values.model) throw new RagError('INVALID_INPUT', '--embedder onnx needs --model <dir> (a folder with model.onnx and tokenizer.json)');
+  const t = values['model-threads'] === undefined ? 1 : Number(values['model-threads']);
+  if (!Number.isInteger(t) || t < 1 || t > 256) throw new RagError('INVALID_INPUT', `--model-threads must be an integer from 1 to 256, got "${values['model-threads']}"`);
+  return { kind: 'onnx', model: values.model, threads: t };
+}
+
+/** The embedder a choice names, loaded. */
+export async function createEmbedder(choice: EmbedderChoice, opts: { cacheDir?: string; log?: (m: string) => void } = {}): Promise<Embedder> {
+  if (choice.kind === 'sif') return createDefaultEmbedder(opts);
+  opts.log?.(`loading the ONNX model in ${choice.model}`);
+  return loadModelDir(choice.model, { intraOpNumThreads: choice.threads });
+}
