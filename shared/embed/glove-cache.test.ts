@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clearGloveMemo, defaultGloveSource, loadGlove } from './glove-cache.ts';
+import { setFileLoading } from '../index/mmap.ts';
+import { clearGloveMemo, defaultGloveSource, loadGlove, openGloveLookup } from './glove-cache.ts';
 
 /** A tiny file in the wink-embeddings layout: vectors[word] = [...dim floats, l2norm, rank]. */
 function winkJson(words: string[], dim: number): string {
@@ -93,6 +94,36 @@ describe('glove cache', () => {
     await writeFile(bin, buf);
     clearGloveMemo();
     expect((await loadGlove({ cacheDir, source })).index.get('zsombor')).toBe(5);
+  });
+
+  it.each(['read', 'mmap'] as const)('int8 lookup (%s): every row within half its own int8 step of the float32 row, a quarter of the bytes, rebuilt when damaged', async (mode) => {
+    const prev = setFileLoading(mode);
+    try {
+      const exact = await loadGlove({ cacheDir: dir, source });
+      // hot 2: two rows in memory, the rest read by offset through the row cache
+      const i8 = await openGloveLookup({ cacheDir: dir, source, hot: 2, precision: 'int8' });
+      const f32 = await openGloveLookup({ cacheDir: dir, source, hot: 2 });
+      const check = (lookup: typeof i8) => {
+        for (let r = 0; r < WORDS.length; r++) {
+          expect(lookup.rank(WORDS[r])).toBe(r);
+          const out = new Float32Array(4);
+          lookup.addScaled(r, 2, out);
+          const row = exact.vectors.subarray(r * 4, r * 4 + 4);
+          const step = Math.max(...row.map(Math.abs)) / 127;
+          for (let j = 0; j < 4; j++) expect(Math.abs(out[j] / 2 - row[j]), `row ${r}[${j}]`).toBeLessThanOrEqual(step / 2 + 1e-7);
+        }
+      };
+      check(i8);
+      const bytes = (l: typeof i8) => l.memory().filter((m) => m.part.startsWith('word vectors')).reduce((a, m) => a + m.bytes, 0);
+      // 4 + 4 code bytes a row instead of 16, plus the cache tags (int32 each, both forms)
+      expect(bytes(i8) - 16_384 * 4).toBe((bytes(f32) - 16_384 * 4) / 2);
+      // damaged int8 file: derived again from the float32 one, same rows
+      await truncate(join(dir, 'glove-100d.i8.bin'), 40);
+      clearGloveMemo();
+      check(await openGloveLookup({ cacheDir: dir, source, hot: 2, precision: 'int8' }));
+    } finally {
+      setFileLoading(prev);
+    }
   });
 
   it('rejects a file that is not a wink embeddings file', async () => {

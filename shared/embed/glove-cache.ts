@@ -207,9 +207,10 @@ export async function readGloveCache(binFile: string, vocabFile: string): Promis
   }
 }
 
-/** Forget memoised loads (tests). */
+/** Forget memoised loads and lookups (tests). */
 export function clearGloveMemo(): void {
   memo.clear();
+  lookupMemo.clear();
 }
 
 /** Remove a cache pair (tests, or to force a rebuild). */
@@ -265,32 +266,52 @@ export function lookupFromVectors(g: GloveVectors): GloveLookup {
 export interface GloveLookupOptions extends Pick<LoadGloveOptions, 'cacheDir' | 'log' | 'source' | 'name'> {
   /** Rows of the most frequent words kept in memory. Default 50,000. */
   hot?: number;
+  /**
+   * 'float32' (default): the exact rows of `<name>.bin`. 'int8': each row as int8 codes with one float32 scale
+   * (max |v| / 127), from `<name>.i8.bin`, derived from the float32 file once (T3 lesson 01 quantizes the static
+   * model's table the same way): 104 bytes a row instead of 400, so the hot rows and the row cache take a quarter of
+   * the memory; Cranfield nDCG@10 moves by 1e-4 (shared/embed/README.md).
+   */
+  precision?: 'float32' | 'int8';
 }
 
 const lookupMemo = new Map<string, Promise<GloveLookup>>();
 
 /**
  * The GloVe vectors as a compact lookup (see `GloveLookup`), from the binary cache (built first when missing or
- * invalid, as `loadGlove` does). Memoised per process like `loadGlove`.
+ * invalid, as `loadGlove` does; the int8 file then derived from it). Memoised per process like `loadGlove`.
  */
 export function openGloveLookup(opts: GloveLookupOptions = {}): Promise<GloveLookup> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const name = opts.name ?? 'glove-100d';
   const hot = opts.hot ?? 50_000;
+  const precision = opts.precision ?? 'float32';
+  if (precision !== 'float32' && precision !== 'int8') throw new RangeError(`openGloveLookup: precision must be float32 or int8, got ${String(precision)}`);
   // mapped (every row at hand) or read (hot rows + a row cache): two different lookups
-  const key = `${cacheDir}\0${name}\0${hot}\0${mmapAvailable() ? 'mmap' : 'read'}`;
+  const key = `${cacheDir}\0${name}\0${hot}\0${precision}\0${mmapAvailable() ? 'mmap' : 'read'}`;
   let p = lookupMemo.get(key);
   if (!p) {
     p = (async () => {
       const binFile = join(cacheDir, `${name}.bin`);
       const vocabFile = join(cacheDir, `${name}.vocab`);
+      const i8File = join(cacheDir, `${name}.i8.bin`);
+      const openIt = async () => {
+        if (precision === 'float32') return CompactGlove.open(binFile, vocabFile, hot, 'float32');
+        try {
+          return await CompactGlove.open(i8File, vocabFile, hot, 'int8');
+        } catch {
+          opts.log?.(`deriving ${i8File} (int8 rows, one scale each) from ${binFile}`);
+          await writeInt8Cache(binFile, i8File);
+          return CompactGlove.open(i8File, vocabFile, hot, 'int8');
+        }
+      };
       try {
-        return await CompactGlove.open(binFile, vocabFile, hot);
+        return await openIt();
       } catch {
         // missing or invalid: build the cache the usual way, then open it (the full table it loaded can go)
         await loadGlove({ cacheDir, name, source: opts.source, log: opts.log });
         memo.delete(`${cacheDir}\0${opts.source ?? defaultGloveSource()}\0${name}`);
-        return await CompactGlove.open(binFile, vocabFile, hot);
+        return await openIt();
       }
     })();
     lookupMemo.set(key, p);
@@ -300,44 +321,107 @@ export function openGloveLookup(opts: GloveLookupOptions = {}): Promise<GloveLoo
 }
 
 const CACHE_ROWS = 16_384;
+const I8_MAGIC = 'GLOVEI8\0';
+
+/** Bytes of one int8 row in the .i8.bin file: a float32 scale, then dim codes, padded to 4 bytes (the next scale aligned). */
+function int8Stride(dim: number): number {
+  return 4 + Math.ceil(dim / 4) * 4;
+}
+
+/**
+ * Writes the int8 form of a float32 cache file: the same header (magic `GLOVEI8\0`, the vocab hash copied, so the
+ * pair check is the same), then per row a float32 scale s = max |v| / 127 and the codes round(v / s) ∈ [−127, 127].
+ * Atomic (temporary file + rename); reads the float32 rows 64k at a time.
+ */
+export async function writeInt8Cache(binFile: string, i8File: string): Promise<void> {
+  const fh = await open(binFile, 'r');
+  try {
+    const header = Buffer.alloc(HEADER_BYTES);
+    if ((await fh.read(header, 0, HEADER_BYTES, 0)).bytesRead !== HEADER_BYTES || header.toString('ascii', 0, 8) !== MAGIC) throw new Error(`${binFile}: not a GloVe cache`);
+    const count = header.readUInt32LE(12);
+    const dim = header.readUInt32LE(16);
+    const stride = int8Stride(dim);
+    const out = Buffer.alloc(HEADER_BYTES + count * stride);
+    header.copy(out, 0);
+    out.write(I8_MAGIC, 0, 'ascii');
+    const window = new Float32Array(Math.min(count, 65_536) * dim);
+    const wbytes = new Uint8Array(window.buffer);
+    for (let r0 = 0; r0 < count; r0 += 65_536) {
+      const n = Math.min(65_536, count - r0);
+      for (let off = 0; off < n * dim * 4; ) {
+        const { bytesRead } = await fh.read(wbytes, off, n * dim * 4 - off, HEADER_BYTES + r0 * dim * 4 + off);
+        if (bytesRead === 0) throw new Error(`${binFile}: unexpected end of file`);
+        off += bytesRead;
+      }
+      for (let i = 0; i < n; i++) {
+        let max = 0;
+        for (let j = 0; j < dim; j++) max = Math.max(max, Math.abs(window[i * dim + j]));
+        const scale = Math.fround(max / 127);
+        const at = HEADER_BYTES + (r0 + i) * stride;
+        out.writeFloatLE(scale, at);
+        if (scale === 0) continue;
+        for (let j = 0; j < dim; j++) out.writeInt8(Math.max(-127, Math.min(127, Math.round(window[i * dim + j] / scale))), at + 4 + j);
+      }
+    }
+    await writeAtomic(i8File, [out]);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Rows of `stride` bytes: float32 (stride dim·4) or int8 (a float32 scale, then the codes). One buffer, viewed as
+ * float32 (the rows, or the scales) and as int8 (the codes).
+ */
+class RowBlock {
+  readonly f32: Float32Array;
+  readonly i8: Int8Array;
+  constructor(readonly bytes: Uint8Array) {
+    this.f32 = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+    this.i8 = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+}
 
 class CompactGlove implements GloveLookup {
+  private readonly stride: number;
+  private readonly tags: Int32Array;
+  private readonly rows: RowBlock;
+  /** Rows read from the file so far. */
+  reads = 0;
+
   private constructor(
     readonly dim: number,
     readonly count: number,
     private readonly vocab: Buffer,
     private readonly offsets: Uint32Array,
     private readonly table: Int32Array,
-    private readonly hotRows: Float32Array,
+    private readonly hotRows: RowBlock,
     private readonly hot: number,
     private readonly fd: number,
     private readonly file: string,
+    private readonly precision: 'float32' | 'int8',
   ) {
+    this.stride = precision === 'int8' ? int8Stride(dim) : dim * 4;
     // no row cache when every row is at hand
     const slots = hot < count ? CACHE_ROWS : 0;
     this.tags = new Int32Array(slots).fill(-1);
-    this.rows = new Float32Array(slots * dim);
-    this.rowBytes = new Uint8Array(this.rows.buffer);
+    this.rows = new RowBlock(new Uint8Array(slots * this.stride));
   }
 
-  private readonly tags: Int32Array;
-  private readonly rows: Float32Array;
-  private readonly rowBytes: Uint8Array;
-  /** Rows read from the file so far. */
-  reads = 0;
-
-  static async open(binFile: string, vocabFile: string, hot: number): Promise<CompactGlove> {
+  static async open(binFile: string, vocabFile: string, hot: number, precision: 'float32' | 'int8'): Promise<CompactGlove> {
     const fh = await open(binFile, 'r');
     try {
       const { size } = await fh.stat();
       const header = Buffer.alloc(HEADER_BYTES);
+      const magic = precision === 'int8' ? I8_MAGIC : MAGIC;
       if (size < HEADER_BYTES || (await fh.read(header, 0, HEADER_BYTES, 0)).bytesRead !== HEADER_BYTES) throw new Error(`${binFile}: truncated header`);
-      if (header.toString('ascii', 0, 8) !== MAGIC) throw new Error(`${binFile}: bad magic`);
+      if (header.toString('ascii', 0, 8) !== magic) throw new Error(`${binFile}: bad magic`);
       if (header.readUInt32LE(8) !== VERSION) throw new Error(`${binFile}: format version ${header.readUInt32LE(8)}, expected ${VERSION}`);
       const count = header.readUInt32LE(12);
       const dim = header.readUInt32LE(16);
       const vocabLen = header.readUInt32LE(20);
-      if (dim === 0 || size !== HEADER_BYTES + count * dim * 4) throw new Error(`${binFile}: size ${size}, expected ${HEADER_BYTES + count * dim * 4}`);
+      const stride = precision === 'int8' ? int8Stride(dim) : dim * 4;
+      if (dim === 0 || size !== HEADER_BYTES + count * stride) throw new Error(`${binFile}: size ${size}, expected ${HEADER_BYTES + count * stride}`);
       const vocab = await readFile(vocabFile);
       if (vocab.length !== vocabLen || !hash8(vocab).equals(header.subarray(24, 32))) throw new Error(`${vocabFile}: does not match ${binFile}`);
       // word boundaries: one word per line
@@ -360,20 +444,19 @@ class CompactGlove implements GloveLookup {
         // the hot rows are a view into the mapped file (index/mmap.ts), shared by every process that maps it; the
         // rest stays read by offset into the row cache: mapped, every rare word a query touches would keep its 4 KB
         // page resident in each process (up to the whole 137 MB table under a varied load)
-        const mapped = mapIndexFilePrefix(binFile, HEADER_BYTES + nHot * dim * 4);
-        if (mapped !== undefined && mapped.length === HEADER_BYTES + nHot * dim * 4 && isMapped(mapped)) {
-          const rows = new Float32Array(mapped.buffer, mapped.byteOffset + HEADER_BYTES, nHot * dim);
-          return new CompactGlove(dim, count, vocab, offsets, table, rows, nHot, openSync(binFile, 'r'), binFile);
+        const mapped = mapIndexFilePrefix(binFile, HEADER_BYTES + nHot * stride);
+        if (mapped !== undefined && mapped.length === HEADER_BYTES + nHot * stride && isMapped(mapped)) {
+          const rows = new RowBlock(mapped.subarray(HEADER_BYTES));
+          return new CompactGlove(dim, count, vocab, offsets, table, rows, nHot, openSync(binFile, 'r'), binFile, precision);
         }
       }
-      const hotRows = new Float32Array(nHot * dim);
-      const bytes = new Uint8Array(hotRows.buffer);
+      const bytes = new Uint8Array(nHot * stride);
       for (let off = 0; off < bytes.length; ) {
         const { bytesRead } = await fh.read(bytes, off, Math.min(1 << 26, bytes.length - off), HEADER_BYTES + off);
         if (bytesRead === 0) throw new Error(`${binFile}: unexpected end of file`);
         off += bytesRead;
       }
-      return new CompactGlove(dim, count, vocab, offsets, table, hotRows, nHot, openSync(binFile, 'r'), binFile);
+      return new CompactGlove(dim, count, vocab, offsets, table, new RowBlock(bytes), nHot, openSync(binFile, 'r'), binFile, precision);
     } finally {
       await fh.close();
     }
@@ -412,41 +495,55 @@ class CompactGlove implements GloveLookup {
   }
 
   addScaled(rank: number, w: number, out: Float32Array): void {
-    const dim = this.dim;
-    let src: Float32Array;
-    let off: number;
+    const { dim, stride } = this;
+    let src: RowBlock;
+    let off: number; // byte offset of the row in src
     if (rank < this.hot) {
       src = this.hotRows;
-      off = rank * dim;
+      off = rank * stride;
     } else {
       const slot = rank & (CACHE_ROWS - 1);
-      off = slot * dim;
+      off = slot * stride;
       if (this.tags[slot] !== rank) {
-        const got = readSync(this.fd, this.rowBytes, off * 4, dim * 4, HEADER_BYTES + rank * dim * 4);
-        if (got !== dim * 4) throw new Error(`${this.file}: short read of row ${rank}`);
+        const got = readSync(this.fd, this.rows.bytes, off, stride, HEADER_BYTES + rank * stride);
+        if (got !== stride) throw new Error(`${this.file}: short read of row ${rank}`);
         this.tags[slot] = rank;
         this.reads++;
       }
       src = this.rows;
     }
-    for (let j = 0; j < dim; j++) out[j] += w * src[off + j];
+    if (this.precision === 'int8') {
+      const f = w * src.f32[off >> 2];
+      const codes = src.i8;
+      const c = off + 4;
+      for (let j = 0; j < dim; j++) out[j] += f * codes[c + j];
+      return;
+    }
+    const v = src.f32;
+    const o = off >> 2;
+    for (let j = 0; j < dim; j++) out[j] += w * v[o + j];
   }
 
   memory(): { part: string; bytes: number; how: string }[] {
-    if (isMapped(this.hotRows)) {
+    const form = this.precision === 'int8' ? 'int8 rows with a float32 scale each' : 'float32 rows';
+    const vocabulary = {
+      part: 'vocabulary',
+      bytes: this.vocab.byteLength + this.offsets.byteLength + this.table.byteLength,
+      how: `${this.count} words as UTF-8 bytes, uint32 offsets, ${this.table.length}-slot hash table`,
+    };
+    const cache = this.rows.bytes.byteLength + this.tags.byteLength;
+    if (isMapped(this.hotRows.bytes)) {
       return [
-        { part: 'word vectors (mapped file)', bytes: this.hotRows.byteLength,
-          how: `${this.hot} most frequent of ${this.count} rows: a view into ${this.file} mapped copy-on-write, shared between processes` },
-        { part: 'word vectors', bytes: this.rows.byteLength + this.tags.byteLength, how: `${CACHE_ROWS}-row cache for the rest (read by offset)` },
-        { part: 'vocabulary', bytes: this.vocab.byteLength + this.offsets.byteLength + this.table.byteLength,
-          how: `${this.count} words as UTF-8 bytes, uint32 offsets, ${this.table.length}-slot hash table` },
+        { part: 'word vectors (mapped file)', bytes: this.hotRows.bytes.byteLength,
+          how: `${this.hot} most frequent of ${this.count} ${form}: a view into ${this.file} mapped copy-on-write, shared between processes` },
+        { part: 'word vectors', bytes: cache, how: `${CACHE_ROWS}-row cache for the rest (read by offset)` },
+        vocabulary,
       ];
     }
     return [
-      { part: 'word vectors', bytes: this.hotRows.byteLength + this.rows.byteLength + this.tags.byteLength,
-        how: `${this.hot} most frequent of ${this.count} rows in memory, ${CACHE_ROWS}-row cache for the rest (read from ${this.file})` },
-      { part: 'vocabulary', bytes: this.vocab.byteLength + this.offsets.byteLength + this.table.byteLength,
-        how: `${this.count} words as UTF-8 bytes, uint32 offsets, ${this.table.length}-slot hash table` },
+      { part: 'word vectors', bytes: this.hotRows.bytes.byteLength + cache,
+        how: `${this.hot} most frequent of ${this.count} ${form} in memory, ${CACHE_ROWS}-row cache for the rest (read from ${this.file})` },
+      vocabulary,
     ];
   }
 }

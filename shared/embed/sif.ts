@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { RagError } from '../errors.ts';
 import { tokenize } from '../text/tokenize.ts';
 import type { Embedder } from '../types.ts';
-import { lookupFromVectors, openGloveLookup, type GloveLookup, type GloveVectors, type LoadGloveOptions } from './glove-cache.ts';
+import { lookupFromVectors, openGloveLookup, type GloveLookup, type GloveLookupOptions, type GloveVectors, type LoadGloveOptions } from './glove-cache.ts';
 
 // `stopword` ships no type declarations; load its English list through require with a typed cast.
 const { eng } = createRequire(import.meta.url)('stopword') as { eng: string[] };
@@ -41,6 +41,8 @@ export interface SifOptions {
   stopWords?: Iterable<string>;
   /** `fit` uses at most this many texts, an evenly spaced (deterministic) subsample. Default 20,000. */
   maxFitTexts?: number;
+  /** The embedder's name (what an index records). Default 'sif-glove-100d'. */
+  name?: string;
 }
 
 /** What `state()` returns and `restore()` accepts: plain JSON. */
@@ -55,7 +57,7 @@ export interface SifState {
 }
 
 export class SifEmbedder implements Embedder {
-  readonly name = 'sif-glove-100d';
+  readonly name: string;
   readonly dim: number;
   private readonly glove: GloveLookup;
   private readonly stop: Set<string>;
@@ -69,6 +71,7 @@ export class SifEmbedder implements Embedder {
   /** `glove`: the whole table (`loadGlove`) or a compact lookup (`openGloveLookup`, what the default embedder uses). */
   constructor(glove: GloveVectors | GloveLookup, opts: SifOptions = {}) {
     this.glove = 'vectors' in glove ? lookupFromVectors(glove) : glove;
+    this.name = opts.name ?? 'sif-glove-100d';
     this.dim = glove.dim;
     this.a = opts.a ?? 3e-5;
     this.zipfExponent = opts.zipfExponent ?? 1;
@@ -280,13 +283,16 @@ export function isZeroVector(v: Float32Array): boolean {
   return true;
 }
 
-export interface DefaultEmbedderOptions extends SifOptions, Pick<LoadGloveOptions, 'cacheDir' | 'log'> {}
+export interface DefaultEmbedderOptions extends SifOptions, Pick<LoadGloveOptions, 'cacheDir' | 'log'>, Pick<GloveLookupOptions, 'precision'> {}
 
 /**
  * A SIF embedder over the cached GloVe-100d vectors (built from the wink package on first use), looked up through
- * the compact `openGloveLookup` (about 36 MB instead of 165). Not yet fitted.
+ * the compact `openGloveLookup` (about 36 MB instead of 165). Not yet fitted. With `precision: 'int8'` every row is
+ * held as int8 codes and a scale (35.5 MB for the whole table, no file reads) and the embedder is named
+ * 'sif-glove-100d-int8': its vectors differ slightly, so an index records which one built it.
  */
 export async function createDefaultEmbedder(opts: DefaultEmbedderOptions = {}): Promise<SifEmbedder> {
-  const glove = await openGloveLookup({ cacheDir: opts.cacheDir, log: opts.log });
-  return new SifEmbedder(glove, opts);
+  const precision = opts.precision ?? 'float32';
+  const glove = await openGloveLookup({ cacheDir: opts.cacheDir, log: opts.log, precision });
+  return new SifEmbedder(glove, { name: precision === 'int8' ? 'sif-glove-100d-int8' : undefined, ...opts });
 }

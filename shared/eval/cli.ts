@@ -10,6 +10,7 @@ import { createEngine, RETRIEVAL_MODES, type EngineConfig, type RetrievalMode, t
 import type { FusionMethod } from '../retrieve/fusion.ts';
 import type { Doc, Qrels, Query } from '../types.ts';
 import { fail, numberFlag, parseCli, runMain } from '../util/cli.ts';
+import { EMBEDDER_FLAGS, createEmbedder, embedderChoice, type EmbedderChoice } from '../model/serving.ts';
 import { evaluate } from './evaluate.ts';
 import { knownItemQueries } from './known-item.ts';
 
@@ -30,6 +31,8 @@ Options:
   --weights <a,b>     fusion weights for the BM25 and dense lists (default 1,0.3)
   --rrf-k <n>         RRF constant (default 60)
   --k1 <x> --b <x>    BM25 parameters (defaults 1.2, 0.75)
+  --embedder E        sif (default), sif-int8 (the word table in int8) or onnx (with --model <dir>: a folder with
+                      model.onnx and tokenizer.json; --model-threads N, default 1)
   --limit <n>         score only the first n judged queries
   --json              print one JSON object: ndcg@10, recall@100, mrr@10, queries, latency_ms.{p50,p99}
   -h, --help          this text
@@ -48,7 +51,14 @@ runMain(async () => {
     b: { type: 'string' },
     limit: { type: 'string' },
     json: { type: 'boolean', default: false },
+    ...EMBEDDER_FLAGS,
   });
+  let pick: EmbedderChoice;
+  try {
+    pick = embedderChoice(values);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   const mode = values.mode as RetrievalMode;
   if (!RETRIEVAL_MODES.includes(mode)) fail(`--mode must be one of ${RETRIEVAL_MODES.join(', ')}, got "${values.mode}"`);
   if (values.vector !== 'hnsw-i8' && values.vector !== 'hnsw' && values.vector !== 'flat') fail(`--vector must be hnsw-i8, hnsw or flat, got "${values.vector}"`);
@@ -83,6 +93,7 @@ runMain(async () => {
   const engine = await createEngine({
     log,
     llm: null,
+    embedder: await createEmbedder(pick, { log }),
     vector: { kind: values.vector as VectorKind },
     fusion,
     bm25: {

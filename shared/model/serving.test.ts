@@ -86,10 +86,11 @@ describe('--embedder onnx --model <dir>', () => {
   it('refuses flag mistakes with their reason', async () => {
     expectRagError(() => embedderChoice({ embedder: 'onnx' }), /--embedder onnx needs --model <dir>/, 'INVALID_INPUT');
     expectRagError(() => embedderChoice({ model: 'x', embedder: 'sif' }), /--model needs --embedder onnx/, 'INVALID_INPUT');
-    expectRagError(() => embedderChoice({ embedder: 'tfjs' }), /--embedder must be sif or onnx, got "tfjs"/, 'INVALID_INPUT');
+    expectRagError(() => embedderChoice({ embedder: 'tfjs' }), /--embedder must be sif, sif-int8 or onnx, got "tfjs"/, 'INVALID_INPUT');
     expectRagError(() => embedderChoice({ embedder: 'onnx', model: 'x', 'model-threads': '0' }), /--model-threads must be an integer/, 'INVALID_INPUT');
     expect(embedderChoice({ model: 'x' })).toEqual({ kind: 'onnx', model: 'x', threads: 1 });
     expect(embedderChoice({})).toEqual({ kind: 'sif' });
+    expect(embedderChoice({ embedder: 'sif-int8' })).toEqual({ kind: 'sif', precision: 'int8' });
     const r = await cli('shared/serve/cli-index.ts', ['--embedder', 'onnx', '--model', join(root, 'nowhere'), '--out', join(root, 'idx-2')]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/cannot read .*nowhere\/model\.onnx/);

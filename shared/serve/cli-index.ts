@@ -37,7 +37,8 @@ Options:
                     graph needs a wider beam); 0 keeps the fixed beam of 160
   --ef-search N     save this search beam instead (no calibration)
   --out <dir>       where to save (required); replaced atomically if it exists
-  --embedder E      sif (default: SIF-weighted GloVe-100d, bundled) or onnx (a model folder, --model)
+  --embedder E      sif (default: SIF-weighted GloVe-100d, bundled), sif-int8 (its word table in int8: a quarter
+                    of the memory, same quality) or onnx (a model folder, --model)
   --model <dir>     with --embedder onnx: a folder with model.onnx and tokenizer.json (a sentence-transformers
                     export such as all-MiniLM-L6-v2)
   --model-threads N with --embedder onnx: intra-op threads of one model run (default 1)
@@ -93,7 +94,7 @@ runMain(async () => {
   } catch (err) {
     fail((err as Error).message);
   }
-  const embedder = pick.kind === 'sif' ? undefined : await createEmbedder(pick, { log });
+  const embedder = pick.kind === 'sif' && pick.precision === undefined ? undefined : await createEmbedder(pick, { log });
   const engine = { ...(efSearch === undefined ? {} : { vector: { efSearch } }), ...(embedder ? { embedder } : {}) };
   const opts = { dataset: values.dataset, corpus: values.corpus, scale, seed, out: values.out, engine, log };
   let cal: EfCalibration | undefined;
