@@ -45,10 +45,12 @@ Options:
   --json            print the results JSON on stdout
   --new-run         start a new run (it becomes the current run)
   --run-id <id>     add to this run
+  --model <dir>     lessons that run an encoder (T3) run yours instead of the seeded one: a folder with
+                    model.onnx and tokenizer.json, e.g. a sentence-transformers export of all-MiniLM-L6-v2
+  -h, --help        show this help
 
 Runs accumulate: every lesson you run is added to the current run (reports/CURRENT), replacing that lesson's
 earlier result, so a week of work is one run and one report. The first run, or --new-run, starts a new one.
-  -h, --help        show this help
 
 Results: reports/<run-id>/results.json (then \`npm run report\`).
 Exit codes: 0 ok or skipped, 1 a lesson or variant failed, 2 bad usage.`;
@@ -123,6 +125,7 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
       impl: { type: 'string' },
       'new-run': { type: 'boolean' },
       'run-id': { type: 'string' },
+      model: { type: 'string' },
     },
     argv,
   );
@@ -145,6 +148,10 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
     }
     if (values.impl !== undefined && values.impl !== 'exercise') {
       throw new UsageError(`--impl ${values.impl}: only --impl exercise is measured (before and after always run)`);
+    }
+    const model = values.model === undefined ? undefined : path.resolve(values.model);
+    if (model !== undefined && !fs.existsSync(path.join(model, 'model.onnx'))) {
+      throw new UsageError(`--model ${values.model}: no model.onnx there (a model folder holds model.onnx and tokenizer.json)`);
     }
     if (values['run-id'] !== undefined && !isValidRunId(values['run-id'])) {
       throw new UsageError(`--run-id "${values['run-id']}" may only contain letters, digits, '.', '_' and '-'`);
@@ -187,7 +194,7 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
         const def = await loadLesson(ref);
         if (def.id !== ref.id) log(`warning: ${ref.bench} declares id "${def.id}", using its folder id "${ref.id}"`);
         const exercise = values.impl === 'exercise' ? await loadExercise(ref) : undefined;
-        result = await runLesson({ ...def, id: ref.id }, { mode, log, ...(exercise ? { exercise } : {}) });
+        result = await runLesson({ ...def, id: ref.id }, { mode, log, ...(exercise ? { exercise } : {}), ...(model ? { model } : {}) });
       } catch (err) {
         result = failedStub(ref, mode, `could not run: ${(err as Error).message}`);
       }

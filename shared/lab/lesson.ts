@@ -137,6 +137,13 @@ export interface LessonContext {
    * `const ex = ctx.exercise as typeof after | undefined`.
    */
   exercise?: unknown;
+  /**
+   * `--model <dir>` (absolute): a folder with `model.onnx` and `tokenizer.json` the learner wants measured instead
+   * of the project's seeded encoder. Lessons that run an encoder take it through `lessonEncoder`
+   * (shared/model/lesson-model.ts); a lesson that cannot (it rewrites the seeded encoder's named weights) says so
+   * in a log line and runs its own model.
+   */
+  model?: string;
 }
 
 export interface LessonDefinition<S = unknown, I = unknown> {

@@ -31,6 +31,8 @@ export interface RunLessonOptions {
    * Its row is named 'exercise'; its failure is reported on the row and does not fail the lesson.
    */
   exercise?: { module: unknown } | { error: string };
+  /** `--model <dir>`: the learner's own model folder, handed to the lesson as `ctx.model` (T3). */
+  model?: string;
 }
 
 /** Keeps variant results alive so V8 cannot drop a call whose result is unused. */
@@ -76,7 +78,12 @@ export async function runLesson<S, I>(def: LessonDefinition<S, I>, opts: RunLess
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const mode = opts.mode;
   const exerciseModule = opts.exercise && 'module' in opts.exercise ? opts.exercise.module : undefined;
-  const ctx: LessonContext = { mode, log, ...(exerciseModule !== undefined ? { exercise: exerciseModule } : {}) };
+  const ctx: LessonContext = {
+    mode,
+    log,
+    ...(exerciseModule !== undefined ? { exercise: exerciseModule } : {}),
+    ...(opts.model !== undefined ? { model: opts.model } : {}),
+  };
   const startedAt = new Date();
   const t0 = performance.now();
   const d = DEFAULTS[mode];

@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '../util/random.ts';
-import { packTokenBatch } from './onnx-embedder.ts';
+import { encoderFeeds } from './lesson-model.ts';
 
 /** A CPU session, graph optimisations on, `threads` intra-op threads (default 1: figures comparable between runs). */
 export function openSession(bytes: Uint8Array, threads = 1): Promise<ort.InferenceSession> {
@@ -20,21 +20,24 @@ export function seededTexts(count: number, vocab: number, minLen: number, maxLen
   });
 }
 
-/** `input_ids` + `attention_mask` int64 tensors for token-id lists, 0-padded to the longest. */
-export function tokenFeeds(lists: readonly ArrayLike<number>[]): Record<string, ort.Tensor> {
-  const b = packTokenBatch(lists);
-  return {
-    input_ids: new ort.Tensor('int64', b.ids, [b.batch, b.seqLen]),
-    attention_mask: new ort.Tensor('int64', b.mask, [b.batch, b.seqLen]),
-  };
+/**
+ * `input_ids` + `attention_mask` int64 tensors for token-id lists, 0-padded to the longest, and `token_type_ids`
+ * zeros when `session` (or `typeIds`) says the model takes them (a BERT export does).
+ */
+export function tokenFeeds(lists: readonly ArrayLike<number>[], session?: Pick<ort.InferenceSession, 'inputNames'> | boolean): Record<string, ort.Tensor> {
+  const typeIds = typeof session === 'boolean' ? session : (session?.inputNames.includes('token_type_ids') ?? false);
+  return encoderFeeds(lists, typeIds);
 }
 
-/** The model's output rows (its first output) for `lists`, run in padded batches of `batch`. */
+/**
+ * The model's output rows (its first output) for `lists`, run in padded batches of `batch`. A per-token output
+ * ([batch, seq, dim]) gives each list's whole padded block as its row: compare rows of one batching only.
+ */
 export async function embedAll(session: ort.InferenceSession, lists: number[][], batch = 32): Promise<Float32Array[]> {
   const rows: Float32Array[] = [];
   for (let i = 0; i < lists.length; i += batch) {
     const part = lists.slice(i, i + batch);
-    const out = await session.run(tokenFeeds(part));
+    const out = await session.run(tokenFeeds(part, session));
     const y = out[session.outputNames[0]];
     const data = y.data as Float32Array;
     const dim = data.length / part.length;

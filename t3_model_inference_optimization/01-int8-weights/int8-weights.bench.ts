@@ -19,7 +19,8 @@ import { createDefaultEmbedder } from '../../shared/embed/sif.ts';
 import { ndcgAt } from '../../shared/eval/metrics.ts';
 import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts';
 import { measured } from '../../shared/lab/metric.ts';
-import { buildEncoderFromWeights, encoderWeights, matmulWeightNames, type EncoderOptions } from '../../shared/model/encoder.ts';
+import type { EncoderOptions } from '../../shared/model/encoder.ts';
+import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { initializersOf, quantizeGatherTable, quantizeMatMulWeights, quantizeSymmetric } from '../../shared/model/quantize.ts';
 import { buildStaticSifModel, corpusVocabulary, sifTokenIds } from '../../shared/model/static-sif.ts';
 import { datasetsDir, findDataset } from '../../shared/util/paths.ts';
@@ -28,10 +29,9 @@ import * as before from './before.ts';
 import { embedAll, openSession, rowCosines, seededTexts, tokenFeeds } from '../../shared/model/session.ts';
 
 type Mod = typeof after;
-type Rewrite = (model: Uint8Array, names: readonly string[]) => Uint8Array;
+type Rewrite = (model: Uint8Array, names: readonly string[], wordTable: string) => Uint8Array;
 
 const HEADLINE = 'model size';
-const FIDELITY_NOTE = 'seeded weights: outputs carry no meaning; fidelity is cosine to the fp32 model';
 
 interface Size {
   /** Encoder shape ({} = MiniLM-L6's). */
@@ -49,6 +49,8 @@ interface Size {
 interface Input {
   size: Size;
   vocab: number;
+  /** What the encoder's figures mean (seeded: no meaning, fidelity only). */
+  note: string;
   fp32Bytes: number;
   models: Record<string, Uint8Array>;
   sessions: Record<string, ort.InferenceSession>;
@@ -63,7 +65,7 @@ const VARIANTS: Record<string, { rewrite: Rewrite; what: string }> = {
     what: 'the same int8 codes and scales behind DequantizeLinear (axis 1); onnxruntime fuses it into MatMulNBits (8 bits)',
   },
   'after + word table int8 (per row)': {
-    rewrite: (m, names) => quantizeGatherTable(after.quantizeModel(m, names), 'embeddings.word.weight'),
+    rewrite: (m, names, table) => quantizeGatherTable(after.quantizeModel(m, names), table),
     what: 'after.ts, and the word embedding table in int8 with one scale per row (the static-table rewrite)',
   },
   'int8 one scale per tensor': {
@@ -140,10 +142,10 @@ export default defineLesson<Size, Input>({
     full: { encoder: {}, label: 'MiniLM-L6 shape (6 layers, hidden 384, FFN 1536, vocabulary 30,522)', seq: 64, latencyRuns: 7, fidelityTexts: 300, cranfield: true },
   },
   setup: async (size, ctx) => {
-    ctx.log(`building the ${size.label} with seeded weights`);
-    const weights = encoderWeights(size.encoder);
-    const fp32 = buildEncoderFromWeights(weights);
-    const names = matmulWeightNames(size.encoder);
+    ctx.log(ctx.model ? `loading ${ctx.model}` : `building the ${size.label} with seeded weights`);
+    const enc = await lessonEncoder(size.encoder, size.label, ctx.model);
+    const fp32 = enc.bytes;
+    const names = enc.matmulWeights;
     const ex = ctx.exercise as Mod | undefined;
     const rewrites: Record<string, Rewrite> = Object.fromEntries(Object.entries(VARIANTS).map(([k, v]) => [k, v.rewrite]));
     if (ex) rewrites[EXERCISE] = ex.quantizeModel;
@@ -151,20 +153,20 @@ export default defineLesson<Size, Input>({
     const sessions: Record<string, ort.InferenceSession> = {};
     for (const [name, rewrite] of Object.entries(rewrites)) {
       ctx.log(`rewriting and loading: ${name}`);
-      models[name] = rewrite(fp32, names);
+      models[name] = rewrite(fp32, names, enc.wordTable);
       sessions[name] = await openSession(models[name]);
     }
-    const vocab = weights.config.vocab;
+    const vocab = enc.vocab;
     const cache = new Map<number, Record<string, ort.Tensor>>();
     const feeds = (batch: number) => {
       let f = cache.get(batch);
       if (!f) {
-        f = tokenFeeds(seededTexts(batch, vocab, size.seq, size.seq, 1000 + batch));
+        f = tokenFeeds(seededTexts(batch, vocab, size.seq, size.seq, 1000 + batch), enc.typeIds);
         cache.set(batch, f);
       }
       return f;
     };
-    return { size, vocab, fp32Bytes: fp32.length, models, sessions, feeds };
+    return { size: { ...size, label: enc.label }, note: enc.note, vocab, fp32Bytes: fp32.length, models, sessions, feeds };
   },
   teardown: async (input) => {
     for (const s of Object.values(input.sessions)) await s.release();
@@ -189,9 +191,9 @@ export default defineLesson<Size, Input>({
         // the cosines sit within 1e-4 of 1, which a 3-digit table prints as "1.00": the notes carry six decimals
         measured('output cosine to fp32, mean', '', cos, {
           ...variant,
-          note: `${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(6)} over ${texts.length} seeded inputs of 8-${size.seq} tokens; ${FIDELITY_NOTE}`,
+          note: `${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(6)} over ${texts.length} seeded inputs of 8-${size.seq} tokens; ${input.note}`,
         }),
-        measured('output cosine to fp32, least', '', cos, { ...variant, stat: 'min', note: `${Math.min(...cos).toFixed(6)}; ${FIDELITY_NOTE}` }),
+        measured('output cosine to fp32, least', '', cos, { ...variant, stat: 'min', note: `${Math.min(...cos).toFixed(6)}; ${input.note}` }),
       );
     }
     // latency: the variants in rotation within each batch size, so load on the machine falls on all of them alike
