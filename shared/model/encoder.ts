@@ -143,6 +143,18 @@ export interface WeightTensor {
 export interface EncoderWeights {
   readonly config: EncoderConfig;
   readonly tensors: ReadonlyMap<string, WeightTensor>;
+  /**
+   * Per-layer widths after structured pruning (shared/model/prune.ts): layer i keeps `heads` of the config's heads
+   * (each still hidden/config.heads wide, so q/k/v are [hidden, heads·headDim] and out [heads·headDim, hidden]) and an
+   * FFN `ffn` wide. Default: every layer has the config's heads and ffn.
+   */
+  readonly layerShapes?: readonly LayerShape[];
+}
+
+/** One layer's attention heads and FFN width (see `EncoderWeights.layerShapes`). */
+export interface LayerShape {
+  readonly heads: number;
+  readonly ffn: number;
 }
 
 /** Look one tensor up, with a clear error when a (possibly edited) weight set lacks it or has another shape. */
@@ -212,8 +224,17 @@ export function buildEncoderModel(opts: EncoderOptions = {}): Uint8Array {
  */
 export function buildEncoderFromWeights(weights: EncoderWeights): Uint8Array {
   const c = encoderConfig(weights.config);
-  const { hidden: H, heads, ffn: F } = c;
-  const headDim = H / heads;
+  const { hidden: H, heads: configHeads } = c;
+  const headDim = H / configHeads;
+  const shapes = weights.layerShapes;
+  if (shapes !== undefined) {
+    if (shapes.length !== c.layers) throw new RagError('INVALID_INPUT', `encoder: layerShapes has ${shapes.length} entries for ${c.layers} layers`);
+    for (const [i, s] of shapes.entries()) {
+      if (!Number.isInteger(s.heads) || s.heads < 1 || s.heads > configHeads || !Number.isInteger(s.ffn) || s.ffn < 1) {
+        throw new RagError('INVALID_INPUT', `encoder: layer ${i} shape {heads: ${s.heads}, ffn: ${s.ffn}} needs 1..${configHeads} heads and ffn >= 1`);
+      }
+    }
+  }
   const g = new GraphBuilder('encoder');
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'seq']);
@@ -229,8 +250,21 @@ export function buildEncoderFromWeights(weights: EncoderWeights): Uint8Array {
   const half = g.floats([0.5], [], 'half');
   const sqrt2 = g.floats([Math.SQRT2], [], 'sqrt2');
   const sqrtHeadDim = g.floats([Math.sqrt(headDim)], [], 'sqrt_head_dim');
-  const toHeads = g.ints([0, 0, heads, headDim], [4], 'to_heads'); // 0: keep batch and seq (Reshape's default)
-  const fromHeads = g.ints([0, 0, H], [3], 'from_heads');
+  const toHeadsOf = new Map<number, [string, string]>(); // heads → [to_heads, from_heads] shape constants
+  const headShapes = (heads: number): [string, string] => {
+    let t = toHeadsOf.get(heads);
+    if (!t) {
+      const sfx = heads === configHeads ? '' : `_${heads}`;
+      t = [
+        g.ints([0, 0, heads, headDim], [4], `to_heads${sfx}`), // 0: keep batch and seq (Reshape's default)
+        g.ints([0, 0, heads * headDim], [3], `from_heads${sfx}`),
+      ];
+      toHeadsOf.set(heads, t);
+    }
+    return t;
+  };
+  // declared here, as before layerShapes existed (an unpruned model's bytes do not change), unless no layer uses them
+  if (!shapes || shapes.some((s) => s.heads === configHeads)) headShapes(configHeads);
 
   // embeddings: word rows + the rows of positions 0..seq−1
   const word = g.op('Gather', [w('embeddings.word.weight', [c.vocab, H]), ids], { axis: 0 }); // [B, S, H]
@@ -248,14 +282,18 @@ export function buildEncoderFromWeights(weights: EncoderWeights): Uint8Array {
 
   for (let i = 0; i < c.layers; i++) {
     const p = `layer.${i}`;
+    const heads = shapes?.[i].heads ?? configHeads;
+    const F = shapes?.[i].ffn ?? c.ffn;
+    const A = heads * headDim; // attention width: H unless heads were pruned
+    const [toHeads, fromHeads] = headShapes(heads);
     const heads4 = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, toHeads])], { perm });
-    const q = heads4(linear(x, `${p}.attn.q`, H, H), [0, 2, 1, 3]); // [B, h, S, d]
-    const kT = heads4(linear(x, `${p}.attn.k`, H, H), [0, 2, 3, 1]); // [B, h, d, S]
-    const v = heads4(linear(x, `${p}.attn.v`, H, H), [0, 2, 1, 3]); // [B, h, S, d]
+    const q = heads4(linear(x, `${p}.attn.q`, H, A), [0, 2, 1, 3]); // [B, h, S, d]
+    const kT = heads4(linear(x, `${p}.attn.k`, H, A), [0, 2, 3, 1]); // [B, h, d, S]
+    const v = heads4(linear(x, `${p}.attn.v`, H, A), [0, 2, 1, 3]); // [B, h, S, d]
     const scores = g.op('Add', [g.op('Div', [g.op('MatMul', [q, kT]), sqrtHeadDim]), maskBias]); // [B, h, S, S]
     const probs = g.op('Softmax', [scores], { axis: -1 });
     const context = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }), fromHeads]); // [B, S, H]
-    x = layerNorm(g.op('Add', [linear(context, `${p}.attn.out`, H, H), x]), `${p}.attn.norm`);
+    x = layerNorm(g.op('Add', [linear(context, `${p}.attn.out`, A, H), x]), `${p}.attn.norm`);
     const up = linear(x, `${p}.ffn.up`, H, F);
     const gelu = g.op('Mul', [g.op('Mul', [up, g.op('Add', [g.op('Erf', [g.op('Div', [up, sqrt2])]), one])]), half]);
     x = layerNorm(g.op('Add', [linear(gelu, `${p}.ffn.down`, F, H), x]), `${p}.ffn.norm`);
@@ -276,7 +314,8 @@ export function buildEncoderFromWeights(weights: EncoderWeights): Uint8Array {
     metadata: {
       model: 'seeded-encoder',
       meaningful: 'false',
-      config: JSON.stringify({ layers, hidden: H, heads, ffn: F, vocab, maxPositions, seed, weightStd, biasStd, normStd }),
+      config: JSON.stringify({ layers, hidden: H, heads: configHeads, ffn: c.ffn, vocab, maxPositions, seed, weightStd, biasStd, normStd }),
+      ...(shapes ? { layerShapes: JSON.stringify(shapes) } : {}),
     },
   });
 }
