@@ -1,0 +1,231 @@
+/**
+ * Benchmark for 02-int4: the seeded encoder (MiniLM-L6's shape in full mode, a small one in quick mode) with float32
+ * weights (before) and its MatMul weights in 4 bits (after: blocks of 32 inputs along K, a scale and zero point per
+ * block, onnxruntime's MatMulNBits), beside lesson 01's int8 (per output column, MatMulInteger), 4 bits with one scale
+ * per column, and after with the word table in 4 bits too (GatherBlockQuantized).
+ * Run: npm run t3 -- --only 02-int4 [--quick] [--impl exercise]
+ *
+ * Headline: the model's size in bytes (the serialised ONNX model: counted, the same on every machine). Beside it,
+ * from extras: the latency of one run at batch 1, 8 and 32 (seq 64, one intra-op thread; median of the runs), and the
+ * output cosine to the fp32 model (mean and least over seeded token-id lists). Seeded weights: outputs carry no
+ * meaning; fidelity is cosine to the fp32 model. The timed call is one run at batch 8.
+ *
+ * The static model (where ../shared/datasets/cranfield exists; a few seconds with the GloVe cache built): the
+ * engine's SIF embedder as an ONNX graph, fitted on the Cranfield documents, with its table in float32, int8 per row
+ * (lesson 01), 4 bits in blocks of 32 per row and 4 bits with one scale per row; Cranfield nDCG@10 and Recall@100 of
+ * dense retrieval with each (whole documents, exact cosine).
+ */
+import type * as ort from 'onnxruntime-node';
+import { loadBeir, judgedQueries } from '../../shared/corpus/beir.ts';
+import { createDefaultEmbedder } from '../../shared/embed/sif.ts';
+import { ndcgAt, recallAt } from '../../shared/eval/metrics.ts';
+import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts';
+import { measured } from '../../shared/lab/metric.ts';
+import { buildEncoderFromWeights, encoderWeights, matmulWeightNames, type EncoderOptions } from '../../shared/model/encoder.ts';
+import { initializersOf, quantizeGatherTable, quantizeGatherTableInt4, quantizeMatMulNBits, quantizeMatMulWeights } from '../../shared/model/quantize.ts';
+import { embedAll, openSession, rowCosines, seededTexts, tokenFeeds } from '../../shared/model/session.ts';
+import { buildStaticSifModel, corpusVocabulary, sifTokenIds } from '../../shared/model/static-sif.ts';
+import { datasetsDir, findDataset } from '../../shared/util/paths.ts';
+import * as after from './after.ts';
+import * as before from './before.ts';
+import { perColumn4 } from './data.ts';
+
+type Mod = typeof after;
+type Rewrite = (model: Uint8Array, names: readonly string[]) => Uint8Array;
+
+const HEADLINE = 'model size';
+const FIDELITY_NOTE = 'seeded weights: outputs carry no meaning; fidelity is cosine to the fp32 model';
+
+interface Size {
+  /** Encoder shape ({} = MiniLM-L6's). */
+  encoder: EncoderOptions;
+  label: string;
+  seq: number;
+  /** Timed runs per batch size for the latency figures (after one warm-up). */
+  latencyRuns: number;
+  /** Seeded token-id lists the fidelity is measured on. */
+  fidelityTexts: number;
+  /** Measure the static SIF model on Cranfield (GloVe loading, fitting, 1,625 texts embedded four times). */
+  cranfield: boolean;
+}
+
+interface Input {
+  size: Size;
+  vocab: number;
+  models: Record<string, Uint8Array>;
+  sessions: Record<string, ort.InferenceSession>;
+  feeds: (batch: number) => Record<string, ort.Tensor>;
+}
+
+const VARIANTS: Record<string, { rewrite: Rewrite; what: string }> = {
+  before: { rewrite: before.quantizeModel, what: 'float32 weights' },
+  after: { rewrite: after.quantizeModel, what: 'int4, blocks of 32 along K with a scale and zero point each, MatMulNBits (accuracy_level 4)' },
+  'int8 per column (lesson 01)': {
+    rewrite: (m, names) => quantizeMatMulWeights(m, names, { format: 'integer' }),
+    what: "lesson 01's after: int8, one scale per output column, MatMulInteger + DynamicQuantizeLinear",
+  },
+  'int4 one scale per column': {
+    rewrite: (m, names) => quantizeMatMulNBits(m, names, { quantizer: perColumn4, accuracyLevel: 4 }),
+    what: "int4, one scale and zero point per output column (repeated in MatMulNBits's blocks)",
+  },
+  'after + word table int4 (GatherBlockQuantized)': {
+    rewrite: (m, names) => quantizeGatherTableInt4(after.quantizeModel(m, names), 'embeddings.word.weight', { blockSize: 32 }),
+    what: 'after.ts, and the word embedding table in 4 bits, blocks of 32 per row (GatherBlockQuantized)',
+  },
+};
+
+const BATCHES = [1, 8, 32];
+
+async function staticModelMetrics(log: (m: string) => void): Promise<Metric[]> {
+  const dir = findDataset('cranfield');
+  if (!dir) {
+    log(`static SIF model on Cranfield: skipped, no cranfield collection under ${datasetsDir()} (set LAB_DATASETS)`);
+    return [];
+  }
+  const data = await loadBeir(dir);
+  const docTexts = data.docs.map((d) => (d.title ? `${d.title}\n${d.text}` : d.text));
+  const queries = judgedQueries(data.queries, data.qrels);
+  const sif = await createDefaultEmbedder();
+  await sif.fit(docTexts);
+  const vocabulary = corpusVocabulary(sif, [...docTexts, ...queries.map((q) => q.text)]);
+  const fp32 = buildStaticSifModel(sif, { vocabulary });
+  const ids = (texts: string[]) => sifTokenIds(sif, texts, fp32.vocab).map((a) => Array.from(a));
+  const docIds = ids(docTexts);
+  const queryIds = ids(queries.map((q) => q.text));
+  const tableBytes = (m: Uint8Array) => [...initializersOf(m).values()].filter((t) => t.name.startsWith('sif_table')).reduce((s, t) => s + t.bytes, 0);
+  const metrics: Metric[] = [];
+  const tables: Array<[string, Uint8Array, string]> = [
+    ['before', fp32.bytes, 'float32 table'],
+    ['int8 per column (lesson 01)', quantizeGatherTable(fp32.bytes, 'sif_table'), 'int8 table, one scale per row (lesson 01)'],
+    ['after', quantizeGatherTableInt4(fp32.bytes, 'sif_table', { blockSize: 32 }), 'int4 table, blocks of 32 per row (4 per 100-d row), GatherBlockQuantized'],
+    ['int4 one scale per column', quantizeGatherTableInt4(fp32.bytes, 'sif_table', { blockSize: 128 }), 'int4 table, one block (scale and zero point) per row, GatherBlockQuantized'],
+  ];
+  for (const [variant, bytes, what] of tables) {
+    const s = await openSession(bytes);
+    const docs = await embedAll(s, docIds);
+    const qs = await embedAll(s, queryIds);
+    await s.release();
+    const ndcg: number[] = [];
+    const recall: number[] = [];
+    queries.forEach((q, i) => {
+      const scores = docs.map((d, j) => {
+        let dot = 0;
+        for (let k = 0; k < d.length; k++) dot += d[k] * qs[i][k];
+        return [dot, j] as const;
+      });
+      scores.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+      const ranked = scores.slice(0, 100).map(([, j]) => data.docs[j].id);
+      ndcg.push(ndcgAt(10, ranked.slice(0, 10), data.qrels.get(q.id)!));
+      recall.push(recallAt(100, ranked, data.qrels.get(q.id)!));
+    });
+    const note = `static SIF (GloVe-100d, ${fp32.vocab.rows} rows), ${what}; ${data.docs.length} documents, ${queries.length} judged queries, exact cosine`;
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    metrics.push(
+      measured('static model: Cranfield nDCG@10', '', ndcg, { variant, note: `${mean(ndcg).toFixed(4)}; ${note}` }),
+      measured('static model: Cranfield Recall@100', '', recall, { variant, note: `${mean(recall).toFixed(4)}; ${note}` }),
+      { name: 'static model: table size', value: tableBytes(bytes), unit: 'bytes', variant, note },
+      { name: 'static model: model size', value: bytes.length, unit: 'bytes', variant, note },
+    );
+  }
+  return metrics;
+}
+
+export default defineLesson<Size, Input>({
+  id: 't3/02-int4',
+  title: 'INT4: fp32 MatMul weights vs 4-bit blocks of 32 (MatMulNBits), on the seeded encoder and the static table',
+  workload:
+    'the seeded encoder (random weights: outputs carry no meaning) run by onnxruntime-node on one thread; the timed call is one run at batch 8, ' +
+    'seq 64. Headline: the serialised model in bytes; latency at batch 1/8/32 and output cosine to fp32 beside it; ' +
+    'then the static SIF model with its table in float32, int8 and int4, and its Cranfield nDCG@10 / Recall@100',
+  sizes: {
+    quick: {
+      encoder: { layers: 2, hidden: 128, heads: 4, ffn: 512, vocab: 8_000, maxPositions: 128 },
+      label: 'small encoder (2 layers, hidden 128, FFN 512, vocabulary 8,000)',
+      seq: 64,
+      latencyRuns: 5,
+      fidelityTexts: 100,
+      cranfield: true,
+    },
+    full: { encoder: {}, label: 'MiniLM-L6 shape (6 layers, hidden 384, FFN 1536, vocabulary 30,522)', seq: 64, latencyRuns: 7, fidelityTexts: 300, cranfield: true },
+  },
+  setup: async (size, ctx) => {
+    ctx.log(`building the ${size.label} with seeded weights`);
+    const weights = encoderWeights(size.encoder);
+    const fp32 = buildEncoderFromWeights(weights);
+    const names = matmulWeightNames(size.encoder);
+    const ex = ctx.exercise as Mod | undefined;
+    const rewrites: Record<string, Rewrite> = Object.fromEntries(Object.entries(VARIANTS).map(([k, v]) => [k, v.rewrite]));
+    if (ex) rewrites[EXERCISE] = ex.quantizeModel;
+    const models: Record<string, Uint8Array> = {};
+    const sessions: Record<string, ort.InferenceSession> = {};
+    for (const [name, rewrite] of Object.entries(rewrites)) {
+      ctx.log(`rewriting and loading: ${name}`);
+      models[name] = rewrite(fp32, names);
+      sessions[name] = await openSession(models[name]);
+    }
+    const vocab = weights.config.vocab;
+    const cache = new Map<number, Record<string, ort.Tensor>>();
+    const feeds = (batch: number) => {
+      let f = cache.get(batch);
+      if (!f) {
+        f = tokenFeeds(seededTexts(batch, vocab, size.seq, size.seq, 1000 + batch));
+        cache.set(batch, f);
+      }
+      return f;
+    };
+    return { size, vocab, models, sessions, feeds };
+  },
+  teardown: async (input) => {
+    for (const s of Object.values(input.sessions)) await s.release();
+  },
+  baseline: 'before',
+  headline: { name: HEADLINE, unit: 'bytes', better: 'lower', metric: HEADLINE },
+  variants: Object.fromEntries(Object.keys(VARIANTS).map((name) => [name, (input: Input) => input.sessions[name].run(input.feeds(8))])),
+  exercise: (input) => input.sessions[EXERCISE].run(input.feeds(8)),
+  extras: async (input, ctx) => {
+    const { size } = input;
+    const metrics: Metric[] = [];
+    const names = Object.keys(input.sessions);
+    const texts = seededTexts(size.fidelityTexts, input.vocab, 8, size.seq);
+    ctx.log(`fidelity: ${texts.length} seeded inputs through every model`);
+    const ref = await embedAll(input.sessions.before, texts);
+    for (const name of names) {
+      const variant = { variant: name };
+      const what = name === EXERCISE ? 'exercise.ts' : VARIANTS[name].what;
+      metrics.push(measured(HEADLINE, 'bytes', [input.models[name].length], { ...variant, note: `${what}; ${size.label}, the serialised ONNX model` }));
+      const cos = name === 'before' ? ref.map(() => 1) : rowCosines(ref, await embedAll(input.sessions[name], texts));
+      metrics.push(
+        // 3-digit tables print cosines near 1 as "1.00": the notes carry six decimals
+        measured('output cosine to fp32, mean', '', cos, {
+          ...variant,
+          note: `${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(6)} over ${texts.length} seeded inputs of 8-${size.seq} tokens; ${FIDELITY_NOTE}`,
+        }),
+        measured('output cosine to fp32, least', '', cos, { ...variant, stat: 'min', note: `${Math.min(...cos).toFixed(6)}; ${FIDELITY_NOTE}` }),
+      );
+    }
+    // latency: the variants in rotation within each batch size, so load on the machine falls on all of them alike
+    for (const batch of BATCHES) {
+      const feeds = input.feeds(batch);
+      for (const name of names) await input.sessions[name].run(feeds); // warm-up
+      const times = new Map<string, number[]>(names.map((n) => [n, []]));
+      for (let r = 0; r < size.latencyRuns; r++) {
+        for (const name of names) {
+          const t0 = performance.now();
+          await input.sessions[name].run(feeds);
+          times.get(name)!.push(performance.now() - t0);
+        }
+      }
+      for (const name of names) {
+        metrics.push(
+          measured(`latency at batch ${batch}`, 'ms', times.get(name)!, {
+            variant: name,
+            stat: 'median',
+            note: `one run, seq ${size.seq}, intraOpNumThreads 1; median of ${size.latencyRuns}`,
+          }),
+        );
+      }
+    }
+    if (size.cranfield) metrics.push(...(await staticModelMetrics(ctx.log)));
+    return { metrics };
+  },
+});
