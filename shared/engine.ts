@@ -116,6 +116,11 @@ export interface QueryOptions {
   filter?: MetadataFilter;
   /** Build an answer from the hits. Default true. */
   answer?: boolean;
+  /**
+   * Aborted when the caller stops waiting (the service's deadline): an embedder that queues work (the ONNX model,
+   * shared/model/served-model.ts) drops the query's embedding while it waits, and the query rejects.
+   */
+  signal?: AbortSignal;
 }
 
 export interface Hit {
@@ -578,7 +583,7 @@ export class Engine {
       }
       stages.bm25 += performance.now() - t;
       t = performance.now();
-      const batch = await this.embedder.embed(items.slice(i, end).map((f) => f.text));
+      const batch = await this.embedder.embed(items.slice(i, end).map((f) => f.text), { priority: 'bulk' });
       stages.embed += performance.now() - t;
       await slices.check();
       t = performance.now();
@@ -667,7 +672,7 @@ export class Engine {
     let vector: Float32Array | undefined;
     if (mode !== 'bm25') {
       const t = performance.now();
-      if (!(filter && this.filterCannotMatch(filter))) [vector] = await this.embedder.embed([text]);
+      if (!(filter && this.filterCannotMatch(filter))) [vector] = await this.embedder.embed([text], { signal: opts.signal, priority: 'interactive' });
       timings.embed = performance.now() - t;
     }
     // a filter is answered from the metadata postings first: the chunks it allows, or none (then no index is searched)

@@ -38,10 +38,18 @@ export interface Query {
 export type Qrels = Map<string, Map<string, number>>;
 
 /** Batch-first, async embedder: one Float32Array row per input text (rows may share one buffer). */
+/** What a caller may tell an embedder about one `embed` call (embedders that queue work use it; others ignore it). */
+export interface EmbedOptions {
+  /** Aborted when the caller stops waiting (a deadline, a client gone): queued work is dropped. */
+  signal?: AbortSignal;
+  /** 'interactive' (a query: someone waits) or 'bulk' (ingest). Default: interactive for one text, bulk for more. */
+  priority?: 'interactive' | 'bulk';
+}
+
 export interface Embedder {
   readonly name: string;
   readonly dim: number;
-  embed(texts: string[]): Promise<Float32Array[]>;
+  embed(texts: string[], opts?: EmbedOptions): Promise<Float32Array[]>;
   /** Learn corpus statistics (e.g. the principal component to remove). Optional. */
   fit?(texts: string[]): Promise<void>;
   /** Serializable state learned by `fit`, restored by `restore`, so a reload does not refit. */

@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Redis } from 'ioredis';
 import type { Metrics } from '../observe/metrics.ts';
-import type { Embedder } from '../types.ts';
+import type { EmbedOptions, Embedder } from '../types.ts';
 
 /** Heap bytes a cache entry is counted for besides its strings and arrays (string headers, the LRU's Map entry). */
 export const ENTRY_OVERHEAD_BYTES = 96;
@@ -186,6 +186,31 @@ export function stableStringify(v: unknown): string {
     .join(',')}}`;
 }
 
+/**
+ * The text an embedding cache keys on: Unicode NFKC, lower case, white space trimmed and collapsed to one space. Use it
+ * only for a model whose tokenizer makes these texts identical anyway (an uncased tokenizer that applies NFKC and
+ * splits on white space); a key may never merge two texts the model would embed differently. (T3 lesson 09.)
+ */
+export function normalizeEmbeddingText(text: string): string {
+  return text.normalize('NFKC').toLowerCase().trim().replace(/\s+/g, ' ');
+}
+
+/**
+ * The cache key of a text's vector: the model version that computed it, then the normalised text. After a model
+ * swap (T3 lesson 11) the new version's keys are all different, so no vector of the old model is ever served for
+ * the new one. The separator (U+0001) cannot occur in a version id made of printable characters.
+ */
+export function embeddingCacheKey(modelVersion: string, text: string): string {
+  return `${modelVersion}\u0001${normalizeEmbeddingText(text)}`;
+}
+
+/** An embedder whose model can change under it (a hot-swap) and says which version computed each row. */
+export interface VersionedEmbedder extends Embedder {
+  /** The version new calls are served by. */
+  readonly version: string;
+  embedVersioned(texts: string[], opts?: EmbedOptions): Promise<{ row: Float32Array; version: string }[]>;
+}
+
 export interface EmbeddingCacheOptions {
   /** Most cached query vectors. Default 50,000. */
   maxEntries?: number;
@@ -195,6 +220,19 @@ export interface EmbeddingCacheOptions {
    */
   maxBytes?: number;
   metrics?: Metrics;
+  /**
+   * Key on `normalizeEmbeddingText(text)` instead of the text as sent, so case, white-space and NFKC variants of one
+   * query share an entry. Only for an embedder whose tokenizer makes those variants identical. Default false.
+   */
+  normalize?: boolean;
+  /**
+   * The version of the model behind `inner`, read on every call and put in every key (`embeddingCacheKey`), so a
+   * vector computed by one model version is never returned once the version changes. It is read once per call, before
+   * `inner` runs: `inner` must embed with that version for the whole call (with a swappable model, wrap the lease a
+   * request holds, shared/model/model-slot.ts, not whatever model is current when the run starts). Default: none (one
+   * model for the cache's life).
+   */
+  modelVersion?: () => string;
 }
 
 /** A Float32Array's own object and its ArrayBuffer, besides the floats. */
@@ -226,7 +264,23 @@ export class CachingEmbedder implements Embedder {
       sizeCalculation: (v, text) => stringBytes(text) + v.byteLength + ENTRY_OVERHEAD_BYTES + VECTOR_OVERHEAD_BYTES,
     });
     this.metrics = opts.metrics;
+    this.normalize = opts.normalize ?? false;
+    // an embedder that serves versions (shared/model/served-model.ts) keys the cache by them unless told otherwise
+    const v = inner as Partial<VersionedEmbedder>;
+    this.modelVersion = opts.modelVersion ?? (v.embedVersioned && typeof v.version === 'string' ? () => v.version! : undefined);
     if (inner.state) this.state = () => inner.state!();
+  }
+
+  private readonly normalize: boolean;
+  private readonly modelVersion: (() => string) | undefined;
+
+  /** The key of a text: as sent, or normalised (`normalize`), prefixed with the model version (`modelVersion`). */
+  keyOf(text: string): string {
+    return this.modelVersion ? this.keyAt(this.modelVersion(), text) : this.normalize ? normalizeEmbeddingText(text) : text;
+  }
+
+  private keyAt(version: string, text: string): string {
+    return `${version}\u0001${this.normalize ? normalizeEmbeddingText(text) : text}`;
   }
 
   state?: () => unknown;
@@ -241,17 +295,28 @@ export class CachingEmbedder implements Embedder {
     return this.lru.calculatedSize;
   }
 
-  async embed(texts: string[]): Promise<Float32Array[]> {
-    if (texts.length !== 1) return this.inner.embed(texts);
-    const text = texts[0];
-    const hit = this.lru.get(text);
+  async embed(texts: string[], opts?: EmbedOptions): Promise<Float32Array[]> {
+    if (texts.length !== 1) return this.inner.embed(texts, opts);
+    // the version is read once, before the model runs: a vector is stored under the version that was asked for
+    const key = this.keyOf(texts[0]);
+    const hit = this.lru.get(key);
     this.metrics?.[hit ? 'cacheHits' : 'cacheMisses'].inc({ cache: 'embedding', tier: 'memory' });
-    if (hit) return [hit];
-    const [v] = await this.inner.embed(texts);
+    // callers get their own copy: one that scales or normalises its vector in place cannot change the cached one
+    if (hit) return [hit.slice()];
+    const versioned = this.inner as Partial<VersionedEmbedder>;
+    if (versioned.embedVersioned) {
+      // a swappable model says which version computed the row (a swap may land between the lookup and the run):
+      // the row is stored under that version's key, never under the one asked for
+      const [r] = await versioned.embedVersioned(texts, opts);
+      const copy = r.row.slice();
+      this.lru.set(this.keyAt(r.version, texts[0]), copy);
+      return [copy.slice()];
+    }
+    const [v] = await this.inner.embed(texts, opts);
     // rows may be views of a shared buffer: keep a compact copy
     const copy = v.slice();
-    this.lru.set(text, copy);
-    return [copy];
+    this.lru.set(key, copy);
+    return [copy.slice()];
   }
 
   async fit(texts: string[]): Promise<void> {
