@@ -32,6 +32,8 @@ export interface ModelDirOptions {
   intraOpNumThreads?: number;
   /** Padded tokens (texts × longest) per run before a batch is split, as `OnnxEmbedder`. Default 65,536. */
   maxTokens?: number;
+  /** The bytes of `<dir>/model.onnx` when the caller has read them already. Default: read here. */
+  bytes?: Uint8Array;
 }
 
 /** Output names tried in order: pooled first, then per-token states to pool here. */
@@ -48,7 +50,7 @@ export async function loadModelDir(dir: string, opts: ModelDirOptions = {}): Pro
   const modelFile = join(dir, 'model.onnx');
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(modelFile);
+    bytes = opts.bytes ?? (await readFile(modelFile));
   } catch (err) {
     throw new RagError('NOT_FOUND', `${name}: cannot read ${modelFile} (a model folder holds model.onnx and tokenizer.json): ${(err as Error).message}`);
   }

@@ -6,7 +6,7 @@
  * flag mistakes are refused with their reason.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +15,9 @@ import { expectRagError } from '../util/expect-rag-error.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 import { ServeProcess } from '../serve/test-process.ts';
 import { embedderChoice } from './serving.ts';
-import { writeTinyModelDir } from './tiny-model-dir.ts';
+import { matmulWeightNames } from './encoder.ts';
+import { quantizeMatMulWeights } from './quantize.ts';
+import { ENCODER, writeTinyModelDir } from './tiny-model-dir.ts';
 
 const run = promisify(execFile);
 const DOCS = [
@@ -71,6 +73,29 @@ describe('--embedder onnx --model <dir>', () => {
       const hits = JSON.parse(r.text).hits as { text: string }[];
       expect(hits[0].text, `dense top hit for "${text}"`).toContain(text);
     }
+    // hot-swap to the model's int8 form (same folder name, so same embedder) while queries run: none fails
+    const int8 = join(root, 'int8', 'tiny-model');
+    await mkdir(int8, { recursive: true });
+    await writeFile(join(int8, 'model.onnx'), quantizeMatMulWeights(await readFile(join(model, 'model.onnx')), matmulWeightNames(ENCODER)));
+    await copyFile(join(model, 'tokenizer.json'), join(int8, 'tokenizer.json'));
+    let stop = false;
+    const statuses: number[] = [];
+    const load = (async () => {
+      for (let i = 0; !stop; i++) statuses.push((await s.call('POST', '/v1/query', { query: `${DOCS[i % 4]} ${i}`, k: 2, mode: 'dense' })).status);
+    })();
+    const swap = await s.call('POST', '/v1/admin/model', { model: int8 });
+    stop = true;
+    await load;
+    expect(swap.status, swap.text).toBe(200);
+    const report = JSON.parse(swap.text);
+    expect(report).toMatchObject({ model: int8 });
+    expect(report.from).not.toBe(report.to);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((c) => c !== 200), 'failed queries during the swap').toEqual([]);
+    expect(s.logLines(/model swapped/)).toHaveLength(1);
+    // a folder without a model: 400, nothing changes
+    const bad = await s.call('POST', '/v1/admin/model', { model: join(root, 'nowhere') });
+    expect(bad.status, bad.text).toBe(400);
     await s.stop();
   }, 120_000);
 
@@ -81,6 +106,20 @@ describe('--embedder onnx --model <dir>', () => {
     const code = await s.exit;
     expect(code).not.toBe(0);
     expect(s.output).toMatch(/index was built with embedder onnx:tiny-model \(32-d\), not sif/);
+  }, 120_000);
+
+  it('a service on the SIF embedder answers POST /v1/admin/model with 501 and the reason', async () => {
+    const sif = join(root, 'idx-sif');
+    const r = await cli('shared/serve/cli-index.ts', ['--corpus', join(root, 'corpus'), '--out', sif]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = new ServeProcess(['--index', sif], { DATA_DIR: join(root, 'data-3') });
+    started.push(s);
+    await s.start();
+    await s.waitServing();
+    const res = await s.call('POST', '/v1/admin/model', {});
+    expect(res.status).toBe(501);
+    expect(res.text).toMatch(/serves no ONNX model/);
+    await s.stop();
   }, 120_000);
 
   it('refuses flag mistakes with their reason', async () => {

@@ -16,6 +16,7 @@ import { createDefaultEmbedder } from '../embed/sif.ts';
 import { RagError } from '../errors.ts';
 import type { Embedder } from '../types.ts';
 import { loadModelDir } from './model-dir.ts';
+import { ServedModel } from './served-model.ts';
 
 export type EmbedderChoice = { kind: 'sif'; precision?: 'float32' | 'int8' } | { kind: 'onnx'; model: string; threads: number };
 
@@ -46,9 +47,19 @@ export function embedderChoice(values: { embedder?: string; model?: string; 'mod
   return { kind: 'onnx', model: values.model, threads: t };
 }
 
-/** The embedder a choice names, loaded. */
-export async function createEmbedder(choice: EmbedderChoice, opts: { cacheDir?: string; log?: (m: string) => void } = {}): Promise<Embedder> {
-  if (choice.kind === 'sif') return createDefaultEmbedder({ ...opts, precision: choice.precision });
+/**
+ * The embedder a choice names, loaded. `serve`: an ONNX model as a served model (served-model.ts: the admission queue
+ * with priorities, bounds and deadlines, dynamic batching, hot-swap); otherwise the plain model (index builds, eval).
+ */
+export async function createEmbedder(choice: EmbedderChoice, opts: { cacheDir?: string; log?: (m: string) => void; serve?: boolean } = {}): Promise<Embedder> {
+  if (choice.kind === 'sif') return createDefaultEmbedder({ cacheDir: opts.cacheDir, log: opts.log, precision: choice.precision });
   opts.log?.(`loading the ONNX model in ${choice.model}`);
+  if (opts.serve) return ServedModel.open(choice.model, { intraOpNumThreads: choice.threads });
   return loadModelDir(choice.model, { intraOpNumThreads: choice.threads });
+}
+
+/** The served ONNX model behind an embedder (itself, or the one a caching embedder wraps), if it is one. */
+export function servedModelOf(embedder: Embedder | undefined): ServedModel | undefined {
+  for (let e: unknown = embedder; e; e = (e as { inner?: unknown }).inner) if (e instanceof ServedModel) return e;
+  return undefined;
 }

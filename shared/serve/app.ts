@@ -19,6 +19,7 @@
  *   GET    /readyz             200 once the index is loaded, 503 before and while shutting down           open
  *   GET    /metrics            Prometheus text (observe/metrics.ts)                                       admin
  *   POST   /v1/admin/reload    {index?} → hot update to another saved index (reload.ts)                   admin
+ *   POST   /v1/admin/model     {model?} → hot-swap the ONNX model (same model, new quantization/export)  admin
  *
  * Without `auth`, createServer requires keys and knows none: writes and /metrics answer 401 until keys are given
  * (`auth: {keysFile}` or `auth: {keys}`); `auth: false` opens every route (tests, development).
@@ -92,6 +93,8 @@ export interface ServerOptions {
    * configured one. Without it the route answers 501.
    */
   reload?: (index: string | undefined) => Promise<ReloadResult>;
+  /** Swaps the served ONNX model (POST /v1/admin/model). Without it the route answers 501. */
+  swapModel?: RouteContext['swapModel'];
   /** Every document's versions (store/history.ts); undefined: the version routes answer 501. */
   history?: HistoryReader & { failed?: string };
   /** The index version the engine starts at (a cluster worker joining late starts at the primary's). Default 0. */
@@ -255,6 +258,7 @@ export async function createServer(opts: ServerOptions = {}): Promise<RagServer>
     writeDeadlineMs,
     metricsText: opts.metricsText,
     reload: opts.reload,
+    swapModel: opts.swapModel,
     history: opts.history,
   };
 

@@ -51,7 +51,7 @@ export interface ServeConfig {
 /** Loads the saved engine with the caching embedder in front of the chosen one (default: SIF). */
 export async function loadServingEngine(dir: string, settings: ServeConfig['engine'] = {}) {
   const { embeddingCacheBytes, embedder: choice, ...overrides } = settings;
-  const embedder = new CachingEmbedder(await createEmbedder(choice ?? { kind: 'sif' }), { maxBytes: embeddingCacheBytes });
+  const embedder = new CachingEmbedder(await createEmbedder(choice ?? { kind: 'sif' }, { serve: true }), { maxBytes: embeddingCacheBytes });
   return loadEngine(dir, { ...overrides, embedder });
 }
 

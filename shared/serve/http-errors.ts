@@ -5,12 +5,16 @@
  *     HttpError(status, message, headers)       that status and headers (401/403 + WWW-Authenticate and 429 +
  *                                               Retry-After from access.ts, 400 from the id rule, 504 from deadline.ts)
  *     body over the limit                       413
- *     RagError 'INVALID_INPUT' / 'NOT_FOUND'    400 / 404; any other code 500
+ *     RagError 'INVALID_INPUT' / 'NOT_FOUND'    400 / 404
+ *     the model queue's refusals               'OVERLOADED' / 'SHUTTING_DOWN' 503 + Retry-After, 'DEADLINE_EXCEEDED'
+ *       (shared/model/inference-queue.ts)      504, 'ABORTED' 499 (queueErrorStatus)
+ *     any other RagError code                  500
  *     another error carrying a 4xx statusCode   that status (Fastify's own: 415, a body that is not JSON, …)
  *     anything else                             500 "internal error", logged with its stack
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isRagError } from '../errors.ts';
+import { queueErrorStatus } from '../model/inference-queue.ts';
 import type { Metrics } from '../observe/metrics.ts';
 
 /** An error answered with `statusCode`, its message and, optionally, response headers. */
@@ -52,8 +56,10 @@ export function errorBody(status: number, message: string): { statusCode: number
 }
 
 /** The status and message an error is answered with (before 500s are reduced to "internal error"). */
-export function httpStatusOf(err: ServedError, bodyLimit: number): { status: number; message: string } {
+export function httpStatusOf(err: ServedError, bodyLimit: number): { status: number; message: string; headers?: Record<string, string> } {
   if (err.validation) return { status: 400, message: err.message };
+  const queued = queueErrorStatus(err);
+  if (queued) return { status: queued.status, message: err.message, headers: queued.headers };
   if (err instanceof HttpError) return { status: err.statusCode, message: err.message };
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return { status: 413, message: `request body is larger than the ${bodyLimit}-byte limit` };
@@ -66,10 +72,11 @@ export function httpStatusOf(err: ServedError, bodyLimit: number): { status: num
 /** The Fastify error handler: logs server faults (not deadlines), counts deadlines, sends the error body. */
 export function errorHandler(opts: { bodyLimit: number; metrics: Metrics }) {
   return (err: ServedError, request: FastifyRequest, reply: FastifyReply): void | Promise<void> => {
-    const { status, message } = httpStatusOf(err, opts.bodyLimit);
+    const { status, message, headers } = httpStatusOf(err, opts.bodyLimit);
     if (status >= 500 && status !== 504) request.log.error({ err, url: request.url }, 'request failed');
     if (status === 504) opts.metrics.deadline.inc();
     if (err instanceof HttpError) reply.headers(err.headers);
+    if (headers) reply.headers(headers);
     const send = () => void reply.code(status).send(errorBody(status, status === 500 ? 'internal error' : message));
     const reading = status === 413 ? readOffRefusedBody(request, reply, opts.bodyLimit * 4) : undefined;
     if (reading) return reading.then(send);

@@ -220,6 +220,31 @@ export const reloadBody = {
   },
 } as const;
 
+/** POST /v1/admin/model: the model folder to swap in (same model: a new quantization or export); none = the configured one. */
+export const modelSwapBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    model: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 4096,
+      description: 'a folder on the server with model.onnx and tokenizer.json; default: the --model the service started with (e.g. rewritten in place)',
+    },
+  },
+} as const;
+
+export const modelSwapResponse = {
+  type: 'object',
+  properties: {
+    model: { type: 'string', description: 'The folder loaded' },
+    from: { type: 'string', description: 'The version replaced (first 12 hex digits of its model.onnx SHA-256)' },
+    to: { type: 'string', description: 'The version serving now' },
+    loadMs: { type: 'number' },
+    warmMs: { type: 'number' },
+  },
+} as const;
+
 export const reloadResponse = {
   type: 'object',
   properties: {

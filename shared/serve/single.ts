@@ -14,7 +14,10 @@ import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, type RagServer } from './app.ts';
 import { loadServingEngine, redisCache, type ServeConfig } from './config.ts';
+import { isRagError } from '../errors.ts';
+import { servedModelOf } from '../model/serving.ts';
 import { HttpError } from './http-errors.ts';
+import type { ModelSwapResult } from './routes/context.ts';
 import { Reloader } from './reload.ts';
 import { onceSignal } from './shutdown.ts';
 import { registerStoreMetrics } from './store/metrics.ts';
@@ -123,6 +126,7 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
     writes: presenceAware(queue ?? sequencer, () => ({ version: created.version, engine: created.engine })),
     cache: cfg.server.cache === false ? false : { ...cfg.server.cache, ...rc },
     reload: (index) => reloader!.reload(index ?? cfg.indexDir),
+    swapModel: cfg.engine?.embedder?.kind === 'onnx' ? (model) => swapModel(model) : undefined,
     history,
   });
   server = created;
@@ -183,5 +187,22 @@ export async function serveSingle(cfg: ServeConfig): Promise<RagServer> {
   process.once('SIGINT', shutdown);
   // SIGHUP: hot update from the configured index directory; the outcome is logged
   process.on('SIGHUP', () => void reloader!.reload(cfg.indexDir).catch(() => {}));
+  // SIGUSR2: model hot-swap from the configured --model folder (served-model.ts); the outcome is logged
+  if (cfg.engine?.embedder?.kind === 'onnx') process.on('SIGUSR2', () => void swapModel(undefined).catch(() => {}));
   return server;
+
+  /** Swaps the ONNX model of the engine serving now; logs the outcome. */
+  async function swapModel(model: string | undefined): Promise<ModelSwapResult> {
+    const served = servedModelOf(created.engine?.embedder);
+    if (!served) throw new HttpError(501, 'this server serves no ONNX model');
+    const dir = model ?? served.dir;
+    try {
+      const r = await served.swap(dir);
+      log.warn({ model: dir, from: r.from, to: r.to, loadMs: Math.round(r.loadMs), warmMs: Math.round(r.warmMs) }, 'model swapped');
+      return { model: dir, from: r.from, to: r.to, loadMs: r.loadMs, warmMs: r.warmMs };
+    } catch (err) {
+      log.error({ model: dir, err: (err as Error).message }, 'model swap failed; the old model keeps serving');
+      throw isRagError(err) && (err.code === 'NOT_FOUND' || err.code === 'CORRUPT') ? new HttpError(400, (err as Error).message) : err;
+    }
+  }
 }

@@ -6,6 +6,15 @@ import type { Replica } from '../replica.ts';
 import type { HistoryReader } from '../store/history.ts';
 import type { WritePath } from '../writes.ts';
 
+/** What POST /v1/admin/model answers. */
+export interface ModelSwapResult {
+  model: string;
+  from: string;
+  to: string;
+  loadMs: number;
+  warmMs: number;
+}
+
 /** What the routes share, built once by createServer (app.ts). */
 export interface RouteContext {
   replica: Replica;
@@ -23,6 +32,8 @@ export interface RouteContext {
   metricsText?: () => Promise<string>;
   /** Runs a hot update (reload.ts); undefined: POST /v1/admin/reload answers 501. */
   reload?: (index: string | undefined) => Promise<ReloadResult>;
+  /** Swaps the served ONNX model (POST /v1/admin/model); undefined: the route answers 501 with the reason. */
+  swapModel?: (model: string | undefined) => Promise<ModelSwapResult>;
   /** Every document's versions (store/history.ts); undefined: the version routes answer 501. */
   history?: HistoryReader & { failed?: string };
 }

@@ -59,10 +59,12 @@ export function registerQueryRoute(app: FastifyInstance, ctx: RouteContext): voi
           const shared = await cache!.getShared(key);
           if (shared !== undefined) return reply.type(JSON_TYPE).header('x-cache', 'redis').send(shared);
         }
+        const abort = new AbortController();
         const result = await withDeadline(
           reply,
-          eng.query(body.query, { k, mode, filter: body.filter, answer: wantAnswer }),
+          eng.query(body.query, { k, mode, filter: body.filter, answer: wantAnswer, signal: abort.signal }),
           ctx.deadlineMs,
+          abort,
         );
         for (const s of STAGES) {
           const ms = result.timings[s];
