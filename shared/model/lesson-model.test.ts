@@ -56,3 +56,25 @@ describe('lessonEncoder', () => {
     expectRagError(() => describeModel(new Uint8Array([1, 2, 3, 250]), 'junk.onnx'), /junk\.onnx: not an ONNX model/, 'CORRUPT');
   });
 });
+
+describe('withoutTypeIds', () => {
+  it('turns a BERT export with token_type_ids into a two-input model with the same outputs as zeros fed', async () => {
+    const { GraphBuilder } = await import('./onnx-build.ts');
+    // a model whose output depends on token_type_ids: ids + 1000 · type, as floats
+    const g = new GraphBuilder('tt');
+    g.input('input_ids', 'int64', ['batch', 'seq']);
+    g.input('attention_mask', 'int64', ['batch', 'seq']);
+    g.input('token_type_ids', 'int64', ['batch', 'seq']);
+    g.initializer('k', 'int64', [], BigInt64Array.from([1000n]));
+    g.node('Mul', ['token_type_ids', 'k'], {}, { outputs: ['tt'] });
+    g.node('Add', ['input_ids', 'tt'], {}, { outputs: ['sum'] });
+    g.node('Cast', ['sum'], { to: 1 }, { outputs: ['out'] });
+    g.output('out', 'float32', ['batch', 'seq']);
+    const { withoutTypeIds } = await import('./lesson-model.ts');
+    const s = await openSession(withoutTypeIds(g.toBytes()));
+    expect([...s.inputNames].sort()).toEqual(['attention_mask', 'input_ids']);
+    const rows = await embedAll(s, [[5, 6, 7]]);
+    await s.release();
+    expect([...rows[0]]).toEqual([5, 6, 7]);
+  });
+});

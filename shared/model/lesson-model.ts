@@ -8,11 +8,11 @@
  * Seeded weights: outputs carry no meaning, fidelity is cosine to the fp32 model. A learner's model: real outputs,
  * measured on seeded token ids (no tokenizer pass), so fidelity is still the figure, not retrieval quality.
  */
-import { fromBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ModelProtoSchema } from 'onnx-buf';
+import { ModelProtoSchema, NodeProtoSchema, TensorProto_DataType, TensorProtoSchema } from 'onnx-buf';
 import { RagError } from '../errors.ts';
 import { buildEncoderModel, encoderConfig, matmulWeightNames, type EncoderOptions } from './encoder.ts';
 import { packTokenBatch } from './onnx-embedder.ts';
@@ -61,12 +61,13 @@ export async function lessonEncoder(opts: EncoderOptions, label: string, dir?: s
   }
   const { vocab, matmulWeights, typeIds, wordTable } = describeModel(bytes, file);
   return {
-    bytes,
+    // a BERT export's token_type_ids become zeros inside the graph, so every lesson's two-input feeds run it
+    bytes: typeIds ? withoutTypeIds(bytes) : bytes,
     vocab,
     label: `your model (${dir})`,
     seeded: false,
     matmulWeights,
-    typeIds,
+    typeIds: false,
     wordTable,
     note: 'your model, run on seeded token ids; fidelity is cosine to its fp32 outputs',
   };
@@ -105,4 +106,17 @@ export function encoderFeeds(lists: readonly ArrayLike<number>[], typeIds = fals
   };
   if (typeIds) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(b.ids.length), shape);
   return feeds;
+}
+
+/**
+ * The model with its `token_type_ids` input replaced by zeros computed in the graph (input_ids · 0): one segment, as
+ * sentence-transformers feeds it, so feeds of `input_ids` and `attention_mask` alone run it.
+ */
+export function withoutTypeIds(bytes: Uint8Array): Uint8Array {
+  const m = fromBinary(ModelProtoSchema, bytes);
+  const g = m.graph!;
+  g.input = g.input.filter((i) => i.name !== 'token_type_ids');
+  g.initializer.push(create(TensorProtoSchema, { name: 'lesson_zero_i64', dims: [], dataType: TensorProto_DataType.INT64, int64Data: [0n] }));
+  g.node.unshift(create(NodeProtoSchema, { opType: 'Mul', name: 'lesson_token_type_ids', input: ['input_ids', 'lesson_zero_i64'], output: ['token_type_ids'] }));
+  return toBinary(ModelProtoSchema, m);
 }

@@ -21,7 +21,8 @@ import { createDefaultEmbedder } from '../../shared/embed/sif.ts';
 import { ndcgAt, recallAt } from '../../shared/eval/metrics.ts';
 import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts';
 import { measured } from '../../shared/lab/metric.ts';
-import { buildEncoderFromWeights, encoderWeights, matmulWeightNames, type EncoderOptions } from '../../shared/model/encoder.ts';
+import type { EncoderOptions } from '../../shared/model/encoder.ts';
+import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { initializersOf, quantizeGatherTable, quantizeGatherTableInt4, quantizeMatMulNBits, quantizeMatMulWeights } from '../../shared/model/quantize.ts';
 import { embedAll, openSession, rowCosines, seededTexts, tokenFeeds } from '../../shared/model/session.ts';
 import { buildStaticSifModel, corpusVocabulary, sifTokenIds } from '../../shared/model/static-sif.ts';
@@ -31,10 +32,9 @@ import * as before from './before.ts';
 import { perColumn4 } from './data.ts';
 
 type Mod = typeof after;
-type Rewrite = (model: Uint8Array, names: readonly string[]) => Uint8Array;
+type Rewrite = (model: Uint8Array, names: readonly string[], wordTable: string) => Uint8Array;
 
 const HEADLINE = 'model size';
-const FIDELITY_NOTE = 'seeded weights: outputs carry no meaning; fidelity is cosine to the fp32 model';
 
 interface Size {
   /** Encoder shape ({} = MiniLM-L6's). */
@@ -50,6 +50,8 @@ interface Size {
 }
 
 interface Input {
+  /** What the encoder's figures mean (lesson-model.ts: seeded, or the learner's model). */
+  note: string;
   size: Size;
   vocab: number;
   models: Record<string, Uint8Array>;
@@ -69,7 +71,7 @@ const VARIANTS: Record<string, { rewrite: Rewrite; what: string }> = {
     what: "int4, one scale and zero point per output column (repeated in MatMulNBits's blocks)",
   },
   'after + word table int4 (GatherBlockQuantized)': {
-    rewrite: (m, names) => quantizeGatherTableInt4(after.quantizeModel(m, names), 'embeddings.word.weight', { blockSize: 32 }),
+    rewrite: (m, names, table) => quantizeGatherTableInt4(after.quantizeModel(m, names), table, { blockSize: 32 }),
     what: 'after.ts, and the word embedding table in 4 bits, blocks of 32 per row (GatherBlockQuantized)',
   },
 };
@@ -149,10 +151,10 @@ export default defineLesson<Size, Input>({
     full: { encoder: {}, label: 'MiniLM-L6 shape (6 layers, hidden 384, FFN 1536, vocabulary 30,522)', seq: 64, latencyRuns: 7, fidelityTexts: 300, cranfield: true },
   },
   setup: async (size, ctx) => {
-    ctx.log(`building the ${size.label} with seeded weights`);
-    const weights = encoderWeights(size.encoder);
-    const fp32 = buildEncoderFromWeights(weights);
-    const names = matmulWeightNames(size.encoder);
+    const enc = await lessonEncoder(size.encoder, size.label, ctx.model);
+    ctx.log(ctx.model ? `running ${enc.label}` : `building the ${size.label} with seeded weights`);
+    const fp32 = enc.bytes;
+    const names = enc.matmulWeights;
     const ex = ctx.exercise as Mod | undefined;
     const rewrites: Record<string, Rewrite> = Object.fromEntries(Object.entries(VARIANTS).map(([k, v]) => [k, v.rewrite]));
     if (ex) rewrites[EXERCISE] = ex.quantizeModel;
@@ -160,10 +162,10 @@ export default defineLesson<Size, Input>({
     const sessions: Record<string, ort.InferenceSession> = {};
     for (const [name, rewrite] of Object.entries(rewrites)) {
       ctx.log(`rewriting and loading: ${name}`);
-      models[name] = rewrite(fp32, names);
+      models[name] = rewrite(fp32, names, enc.wordTable);
       sessions[name] = await openSession(models[name]);
     }
-    const vocab = weights.config.vocab;
+    const vocab = enc.vocab;
     const cache = new Map<number, Record<string, ort.Tensor>>();
     const feeds = (batch: number) => {
       let f = cache.get(batch);
@@ -173,7 +175,7 @@ export default defineLesson<Size, Input>({
       }
       return f;
     };
-    return { size, vocab, models, sessions, feeds };
+    return { size: { ...size, label: enc.label }, note: enc.note, vocab, models, sessions, feeds };
   },
   teardown: async (input) => {
     for (const s of Object.values(input.sessions)) await s.release();
@@ -198,9 +200,9 @@ export default defineLesson<Size, Input>({
         // 3-digit tables print cosines near 1 as "1.00": the notes carry six decimals
         measured('output cosine to fp32, mean', '', cos, {
           ...variant,
-          note: `${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(6)} over ${texts.length} seeded inputs of 8-${size.seq} tokens; ${FIDELITY_NOTE}`,
+          note: `${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(6)} over ${texts.length} seeded inputs of 8-${size.seq} tokens; ${input.note}`,
         }),
-        measured('output cosine to fp32, least', '', cos, { ...variant, stat: 'min', note: `${Math.min(...cos).toFixed(6)}; ${FIDELITY_NOTE}` }),
+        measured('output cosine to fp32, least', '', cos, { ...variant, stat: 'min', note: `${Math.min(...cos).toFixed(6)}; ${input.note}` }),
       );
     }
     // latency: the variants in rotation within each batch size, so load on the machine falls on all of them alike

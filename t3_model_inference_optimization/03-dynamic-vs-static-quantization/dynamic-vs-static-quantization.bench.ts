@@ -16,7 +16,8 @@
 import type * as ort from 'onnxruntime-node';
 import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts';
 import { measured } from '../../shared/lab/metric.ts';
-import { buildEncoderFromWeights, encoderWeights, matmulWeightNames, type EncoderOptions } from '../../shared/model/encoder.ts';
+import type { EncoderOptions } from '../../shared/model/encoder.ts';
+import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { calibrateActivations, percentileRange, minMaxRange, quantizeMatMulStatic } from '../../shared/model/quantize.ts';
 import { embedAll, openSession, rowCosines, seededTexts, tokenFeeds } from '../../shared/model/session.ts';
 import * as after from './after.ts';
@@ -26,7 +27,6 @@ import { batchedFeeds, calibrationTexts, clipCounts, fixedRanges, HELD_OUT, type
 type Mod = typeof after;
 type Rewrite = (model: Uint8Array, names: readonly string[], calibration: readonly number[][]) => Promise<Uint8Array>;
 
-const FIDELITY_NOTE = 'seeded weights: outputs carry no meaning; fidelity is cosine to the fp32 model';
 
 interface Size {
   /** Encoder shape ({} = MiniLM-L6's). */
@@ -40,6 +40,8 @@ interface Size {
 }
 
 interface Input {
+  /** What the encoder's figures mean (lesson-model.ts: seeded, or the learner's model). */
+  note: string;
   size: Size;
   fp32: Uint8Array;
   names: string[];
@@ -91,11 +93,11 @@ export default defineLesson<Size, Input>({
     },
   },
   setup: async (size, ctx) => {
-    ctx.log(`building the ${size.label} with seeded weights`);
-    const weights = encoderWeights(size.encoder);
-    const fp32 = buildEncoderFromWeights(weights);
-    const names = matmulWeightNames(size.encoder);
-    const vocab = weights.config.vocab;
+    const enc = await lessonEncoder(size.encoder, size.label, ctx.model);
+    ctx.log(ctx.model ? `running ${enc.label}` : `building the ${size.label} with seeded weights`);
+    const fp32 = enc.bytes;
+    const names = enc.matmulWeights;
+    const vocab = enc.vocab;
     const calibration = calibrationTexts(vocab);
     const ex = ctx.exercise as Mod | undefined;
     const rewrites: Record<string, Rewrite> = Object.fromEntries(Object.entries(VARIANTS).map(([k, v]) => [k, v.rewrite]));
@@ -116,7 +118,7 @@ export default defineLesson<Size, Input>({
       }
       return f;
     };
-    return { size, fp32, names, vocab, models, sessions, feeds };
+    return { size: { ...size, label: enc.label }, note: enc.note, fp32, names, vocab, models, sessions, feeds };
   },
   teardown: async (input) => {
     for (const s of Object.values(input.sessions)) await s.release();
@@ -140,9 +142,9 @@ export default defineLesson<Size, Input>({
         metrics.push(
           measured(`cosine to fp32 on ${set}, mean`, '', cos, {
             ...variant,
-            note: `${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(6)} over ${lists.length} held-out ${set}; ${FIDELITY_NOTE}`,
+            note: `${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(6)} over ${lists.length} held-out ${set}; ${input.note}`,
           }),
-          measured(`cosine to fp32 on ${set}, least`, '', cos, { ...variant, stat: 'min', note: `${Math.min(...cos).toFixed(6)}; ${FIDELITY_NOTE}` }),
+          measured(`cosine to fp32 on ${set}, least`, '', cos, { ...variant, stat: 'min', note: `${Math.min(...cos).toFixed(6)}; ${input.note}` }),
         );
         const ranges = fixedRanges(input.fp32, input.models[name], input.names);
         if (![...ranges.values()].every(Boolean)) continue; // per-call ranges (before) or none (fp32): nothing clipped

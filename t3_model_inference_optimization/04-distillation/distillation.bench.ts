@@ -139,6 +139,7 @@ export default defineLesson<Size, Input>({
   // each call embeds every document (~30-100 ms): 3 calls per round are enough, the time floor adds more in full mode
   options: { iterations: 3 },
   setup: async (size, ctx) => {
+    if (ctx.model) ctx.log('--model ignored: this lesson distils the static SIF model (real weights), not an encoder');
     const corpus = await loadCorpus(ctx.log);
     ctx.log(`corpus: ${corpus.label}`);
     const teacher = await fittedTeacher(corpus.docs);

@@ -278,6 +278,7 @@ export default defineLesson<Size, Input>({
     full: { encoder: {}, label: 'MiniLM-L6 shape (6 layers, hidden 384, 12 heads, FFN 1536, vocabulary 30,522)', seq: 64, latencyRuns: 7, fidelityTexts: 300, fullVocabulary: true, curveDims: [100, 80, 64, 48, 32, 16] },
   },
   setup: async (size, ctx) => {
+    if (ctx.model) ctx.log("--model ignored: this lesson prunes the seeded encoder's weights by name (and the static model); run lessons 01-03, 06, 08-12 on your model");
     ctx.log(`building the ${size.label} with seeded weights, and with a planted spread of importance`);
     const weights = encoderWeights(size.encoder);
     const spread = importanceSpreadWeights(size.encoder, SPREAD);

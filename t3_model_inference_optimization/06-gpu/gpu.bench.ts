@@ -14,7 +14,8 @@
  */
 import { defineLesson, EXERCISE, type Metric, type VariantFn } from '../../shared/lab/lesson.ts';
 import { measured } from '../../shared/lab/metric.ts';
-import { buildEncoderModel, type EncoderOptions } from '../../shared/model/encoder.ts';
+import type { EncoderOptions } from '../../shared/model/encoder.ts';
+import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { firstLine, probeFor } from '../../shared/model/providers.ts';
 import { seededTexts } from '../../shared/model/session.ts';
 import * as after from './after.ts';
@@ -77,8 +78,9 @@ export default defineLesson<Size, Input>({
     full: { encoder: {}, label: 'MiniLM-L6 shape (6 layers, hidden 384, FFN 1536)', seq: 64, batch: 8, calls: 8, trials: 4 },
   },
   setup: async (size, ctx) => {
-    ctx.log(`building the ${size.label} with seeded weights`);
-    const model = buildEncoderModel(size.encoder);
+    const enc = await lessonEncoder(size.encoder, size.label, ctx.model);
+    ctx.log(ctx.model ? `running ${enc.label}` : `building the ${size.label} with seeded weights`);
+    const model = enc.bytes;
     if (noCuda) ctx.log(`GPU rows ${GPU_SKIP}`);
     const opens: Record<string, (m: Uint8Array, log: (l: string) => void) => Promise<EncoderService>> = Object.fromEntries(Object.entries(VARIANTS).map(([k, v]) => [k, v.open]));
     const ex = ctx.exercise as Mod | undefined;
@@ -101,7 +103,7 @@ export default defineLesson<Size, Input>({
       openMs.cpu.push(performance.now() - t0);
       await s.release();
     }
-    const vocab = size.encoder.vocab ?? 30_522;
+    const vocab = enc.vocab;
     const requests = Array.from({ length: 16 }, (_, i) => seededTexts(size.batch, vocab, size.seq, size.seq, 600 + i));
     return { size, services, failed, requests, cursor: 0, openMs };
   },

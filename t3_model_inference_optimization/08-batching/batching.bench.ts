@@ -17,7 +17,8 @@
 import type * as ort from 'onnxruntime-node';
 import { defineLesson, EXERCISE, type CurvePoint, type Metric } from '../../shared/lab/lesson.ts';
 import { measured, statWithError } from '../../shared/lab/metric.ts';
-import { buildEncoderModel, type EncoderOptions } from '../../shared/model/encoder.ts';
+import type { EncoderOptions } from '../../shared/model/encoder.ts';
+import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { openSession } from '../../shared/model/session.ts';
 import * as after from './after.ts';
 import * as before from './before.ts';
@@ -174,8 +175,9 @@ export default defineLesson<Size, Input>({
   },
   options: { rounds: 2, time: 300, warmupTime: 100, iterations: 2 },
   setup: async (size, ctx) => {
-    ctx.log(`building the ${size.label} with seeded weights`);
-    const session = await openSession(buildEncoderModel(size.encoder), 1);
+    const enc = await lessonEncoder(size.encoder, size.label, ctx.model);
+    ctx.log(ctx.model ? `running ${enc.label}` : `building the ${size.label} with seeded weights`);
+    const session = await openSession(enc.bytes, 1);
     const run = sessionRunBatch(session);
     const ex = ctx.exercise as Mod | undefined;
     const variants = { ...VARIANTS };
@@ -188,8 +190,8 @@ export default defineLesson<Size, Input>({
       make[name] = () => v.make(after, counted(run, counts[name]));
       live[name] = v.make(after, run);
     }
-    const texts = mixedTexts(2_000, size.vocab);
-    return { size, session, texts, make, counts, live, burstAt: 0 };
+    const texts = mixedTexts(2_000, enc.vocab);
+    return { size: { ...size, vocab: enc.vocab, label: enc.label }, session, texts, make, counts, live, burstAt: 0 };
   },
   teardown: async (input) => {
     for (const e of Object.values(input.live)) await e.close();

@@ -17,7 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts';
 import { measured } from '../../shared/lab/metric.ts';
-import { buildEncoderModel, matmulWeightNames, type EncoderOptions } from '../../shared/model/encoder.ts';
+import type { EncoderOptions } from '../../shared/model/encoder.ts';
+import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { quantizeMatMulWeights, quantizeSymmetric } from '../../shared/model/quantize.ts';
 import { normalizeEmbeddingText } from '../../shared/serve/cache.ts';
 import * as after from './after.ts';
@@ -123,10 +124,11 @@ export default defineLesson<Size, Input>({
     full: { encoder: {}, label: 'MiniLM-L6 shape, 10,000 queries over 2,500 distinct', queries: 10_000, distinct: 2_500, capBytes: 1024 * 1024, beforeSample: 2_000 },
   },
   setup: async (size, ctx) => {
-    ctx.log(`building the ${size.label.split(',')[0]} with seeded weights, and its int8 form (the model swap)`);
-    const fp32 = buildEncoderModel(size.encoder);
-    const int8 = quantizeMatMulWeights(fp32, matmulWeightNames(size.encoder), { format: 'integer', quantizer: (w, r, c) => quantizeSymmetric(w, r, c, 'column') });
-    const vocab = size.encoder.vocab ?? 30_522;
+    const enc = await lessonEncoder(size.encoder, size.label.split(',')[0], ctx.model);
+    ctx.log(ctx.model ? `running ${enc.label} and its int8 form (the model swap)` : `building the ${size.label.split(',')[0]} with seeded weights, and its int8 form (the model swap)`);
+    const fp32 = enc.bytes;
+    const int8 = quantizeMatMulWeights(fp32, enc.matmulWeights, { format: 'integer', quantizer: (w, r, c) => quantizeSymmetric(w, r, c, 'column') });
+    const vocab = enc.vocab;
     const v1 = await encoderModel(fp32, 'encoder-fp32', vocab);
     const v2 = await encoderModel(int8, 'encoder-int8', vocab);
     const log = zipfQueryLog({ queries: size.queries, distinct: size.distinct, s: 1.0, seed: 2026 });

@@ -13,7 +13,8 @@
  */
 import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts';
 import { measured } from '../../shared/lab/metric.ts';
-import { buildEncoderModel, matmulWeightNames, type EncoderOptions } from '../../shared/model/encoder.ts';
+import type { EncoderOptions } from '../../shared/model/encoder.ts';
+import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { quantizeMatMulWeights } from '../../shared/model/quantize.ts';
 import * as after from './after.ts';
 import * as before from './before.ts';
@@ -144,10 +145,11 @@ export default defineLesson<Size, Input>({
     full: { encoder: {}, label: 'MiniLM-L6 shape, 4 clients × 250 requests, 4 swaps', clients: 4, requestsPerClient: 250, swaps: 4 },
   },
   setup: async (size, ctx) => {
-    ctx.log(`building the ${size.label.split(',')[0]} with seeded weights and its int8 form`);
-    const fp32 = buildEncoderModel(size.encoder);
-    const bytes = { fp32, int8: quantizeMatMulWeights(fp32, matmulWeightNames(size.encoder), { format: 'integer' }) };
-    const vocab = size.encoder.vocab ?? 30_522;
+    const enc = await lessonEncoder(size.encoder, size.label.split(',')[0], ctx.model);
+    ctx.log(ctx.model ? `running ${enc.label} and its int8 form` : `building the ${size.label.split(',')[0]} with seeded weights and its int8 form`);
+    const fp32 = enc.bytes;
+    const bytes = { fp32, int8: quantizeMatMulWeights(fp32, enc.matmulWeights, { format: 'integer' }) };
+    const vocab = enc.vocab;
     const refs = { fp32: await referenceRows(bytes.fp32, vocab, POOL), int8: await referenceRows(bytes.int8, vocab, POOL) };
     const impls: Record<string, Mod> = Object.fromEntries(Object.entries(IMPLS).map(([k, v]) => [k, v.mod]));
     if (ctx.exercise) impls[EXERCISE] = ctx.exercise as Mod;

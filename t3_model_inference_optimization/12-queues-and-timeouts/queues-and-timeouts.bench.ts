@@ -17,7 +17,8 @@
 import type * as ort from 'onnxruntime-node';
 import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts';
 import { measured } from '../../shared/lab/metric.ts';
-import { buildEncoderModel, type EncoderOptions } from '../../shared/model/encoder.ts';
+import type { EncoderOptions } from '../../shared/model/encoder.ts';
+import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { openSession, seededTexts, tokenFeeds } from '../../shared/model/session.ts';
 import { isRagError } from '../../shared/errors.ts';
 import * as after from './after.ts';
@@ -233,10 +234,11 @@ export default defineLesson<Size, Input>({
     },
   },
   setup: async (size, ctx) => {
-    ctx.log(`building the ${size.label} with seeded weights`);
-    const model = buildEncoderModel(size.encoder);
+    const enc = await lessonEncoder(size.encoder, size.label, ctx.model);
+    ctx.log(ctx.model ? `running ${enc.label}` : `building the ${size.label} with seeded weights`);
+    const model = enc.bytes;
     const session = await openSession(model);
-    const vocab = size.encoder.vocab ?? 30_522;
+    const vocab = enc.vocab;
     const queries = seededTexts(500, vocab, size.queryTokens[0], size.queryTokens[1], 7);
     const passages = seededTexts(2_000, vocab, size.passageTokens[0], size.passageTokens[1], 8);
     const run = modelRun(session);
