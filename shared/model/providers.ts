@@ -261,10 +261,11 @@ function describeChoice(provider: string, attempts: ProviderAttempt[], notApplie
 /**
  * Output tensors allocated once per output shape and handed to `session.run` as fetches, so onnxruntime writes into
  * them instead of allocating its own output per run. `acquire(batch)` gives `{ fetches: { [output]: Tensor [batch,
- * dim] }, release }`: a tensor is lent to one run at a time (two concurrent runs writing into one buffer would mix
- * their rows), so concurrent runs of one batch size get one tensor each, and a released tensor is lent again. (The
- * binding still copies each result into a new ArrayBuffer for the returned tensor; read the rows from what `run`
- * returns.) Keeps free tensors for at most `maxShapes` batch sizes (least recently used dropped), since a tensor per
+ * dim] }, release }`: a tensor is lent to one run at a time, so concurrent callers of one batch size get one tensor
+ * each, and a released tensor is lent again. (Within one thread onnxruntime-node runs one session's calls one after
+ * the other and copies each result into a new ArrayBuffer for the returned tensor, so a shared tensor would not mix
+ * rows there; lending keeps it right for a session in a worker thread or a binding that returns the fetch itself.
+ * Read the rows from what `run` returns.) Keeps free tensors for at most `maxShapes` batch sizes (least recently used dropped), since a tensor per
  * batch size ever seen is a leak under varied load.
  */
 export class OutputBuffers {

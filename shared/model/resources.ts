@@ -2,11 +2,15 @@
  * How many sessions and intra-op threads to run a model with, from the cores and the load (lesson
  * t3/10-dynamic-resources).
  *
- * onnxruntime's default intra-op thread count is the machine's cores, per session. A pool of N sessions (or N worker
- * threads each with a session) left at the default runs N × cores threads on cores cores: oversubscribed, and
- * onnxruntime's pool threads spin while they wait for work, so the extra threads take CPU from the ones doing it.
- * onnxruntime-node runs `session.run` on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise), so
- * concurrent requests do run at once, on one session or several.
+ * onnxruntime's default intra-op thread count is the machine's cores, per session. A pool of N sessions in N worker
+ * threads left at the default runs N × cores threads on cores cores: oversubscribed, and onnxruntime's pool threads
+ * spin while they wait for work, so the extra threads take CPU from the ones doing it.
+ *
+ * The plan only means something if the sessions really run at once. In onnxruntime-node 1.30 `session.run` is NOT
+ * run on libuv's thread pool: its backend calls the native run synchronously on the JavaScript thread, inside a
+ * `setImmediate` (node_modules/onnxruntime-node/dist/backend.js). Sessions in one thread therefore run one after
+ * another and block its event loop while they do; N concurrent sessions need N worker threads
+ * (shared/model/session-worker.ts), which is how lesson 10's pool opens them.
  *
  * The planner keeps sessions × intra-op threads ≤ cores and spends the cores where they pay:
  *

@@ -45,7 +45,7 @@ export async function openEncoderService(model: Uint8Array, opts: EncoderService
       if (lists.length === 0) return [];
       const feeds = tokenFeeds(lists);
       if (!buffers) return outputRows((await session.run(feeds))[output], lists.length);
-      const lent = buffers.acquire(lists.length); // one tensor per run in flight: concurrent runs must not share one
+      const lent = buffers.acquire(lists.length); // lent to this run; bounded free list (runs of one session never overlap here: see README)
       try {
         return outputRows((await session.run(feeds, lent.fetches))[output], lists.length);
       } finally {

@@ -18,7 +18,8 @@
  *   - 6 requests open the model once (one session, reused);
  *   - 3 services in one process try a provider that failed only once;
  *   - every run is handed a preallocated output tensor [batch, dim] as `fetches`, reused by later runs of that size
- *     (5 runs of 2 sizes one after another: 2 tensors), never by two runs in flight at once;
+ *     (5 runs of 2 sizes one after another: 2 tensors), kept for a bounded number of batch sizes (12 sizes served
+ *     twice: at most 8 tensors still held); 3 requests of one size at once each get their own rows;
  *   - CUDA's `deviceId` and the CPU arena / memory-pattern settings reach the session; CUDA options the binding does
  *     not apply are listed in `notApplied`;
  *   - an empty `prefer` is a RagError INVALID_INPUT, a list where nothing opens a RagError UNAVAILABLE naming each

@@ -105,6 +105,7 @@ export async function startStage(model: Uint8Array, name: string, threads = 1): 
       fail(e);
     });
   });
+  const inFlight = new Set<Promise<WireFeeds>>();
   let names: { inputs: string[]; outputs: string[] };
   try {
     names = await ready;
@@ -123,7 +124,7 @@ export async function startStage(model: Uint8Array, name: string, threads = 1): 
     run(feeds, transfer) {
       if (dead) return Promise.reject(dead);
       const id = nextId++;
-      return new Promise<WireFeeds>((resolve, reject) => {
+      const p = new Promise<WireFeeds>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         try {
           worker.postMessage({ id, feeds } satisfies StageRequest, [...transfer]);
@@ -132,9 +133,16 @@ export async function startStage(model: Uint8Array, name: string, threads = 1): 
           reject(err as Error);
         }
       });
+      inFlight.add(p);
+      const forget = () => inFlight.delete(p);
+      p.then(forget, forget);
+      return p;
     },
     async close() {
       dead ??= new Error(`${name}: closed`);
+      // terminate() while the worker is inside a native onnxruntime run aborts the whole process (Napi::Error):
+      // let the runs already sent finish first, then end the idle thread
+      await Promise.allSettled([...inFlight]);
       await worker.terminate();
     },
   };

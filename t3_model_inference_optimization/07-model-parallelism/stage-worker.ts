@@ -22,8 +22,11 @@ try {
   // `runMs` is this run's compute alone (onnxruntime-node's run starts in a setImmediate; runs started together would
   // each count the ones ahead of them)
   let last = Promise.resolve();
-  port.on('message', (msg: StageRequest) => {
-    last = last.then(() => run(session, msg));
+  port.on('message', (msg: StageRequest | { exit: number }) => {
+    // {exit}: end the thread between two runs (tests: a thread that dies with work queued). Not worker.terminate():
+    // terminating a thread inside onnxruntime's native run aborts the whole process
+    if ('exit' in msg) last = last.then(() => process.exit(msg.exit));
+    else last = last.then(() => run(session, msg));
   });
   port.postMessage({ ready: true, inputs: [...session.inputNames], outputs: [...session.outputNames] } satisfies StageReply);
 } catch (err) {

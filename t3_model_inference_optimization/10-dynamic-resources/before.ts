@@ -1,11 +1,14 @@
 /**
- * 10-dynamic-resources, before: one session with onnxruntime's default threads, every request run on it at once.
+ * 10-dynamic-resources, before: one session with onnxruntime's default threads, in the main thread, every request
+ * run on it.
  *
  * The way it is usually written: `InferenceSession.create(model)` with no thread settings, and each request calls
- * `session.run`. onnxruntime's default intra-op thread count is the machine's cores; onnxruntime-node runs each
- * `run` on libuv's thread pool (4 threads by default), so under concurrent load up to 4 runs pull on that one
- * session's thread pool at once, and its threads spin while they wait for work: more runnable threads than cores.
- * With one request at a time it is fine; the load is what it was not sized for.
+ * `session.run`. onnxruntime's default intra-op thread count is the machine's cores. And in onnxruntime-node 1.30
+ * `run` is not asynchronous in the way it looks: it returns a promise, but the native run happens synchronously on
+ * this thread inside a setImmediate (node_modules/onnxruntime-node/dist/backend.js), not on libuv's thread pool. So
+ * concurrent requests run one after another, each spread over every core's intra-op thread (which synchronise at
+ * every operator of a small batch), and while each runs the event loop is blocked: no timer fires, no socket is read.
+ * With one request at a time it is fine; the load is what it was not built for.
  */
 import { RagError } from '../../shared/errors.ts';
 import { defaultCreate, outputRows } from '../../shared/model/providers.ts';
