@@ -18,7 +18,8 @@
  */
 import { defineLesson, EXERCISE, type Metric, type VariantFn } from '../../shared/lab/lesson.ts';
 import { measured } from '../../shared/lab/metric.ts';
-import { buildEncoderModel, type EncoderOptions } from '../../shared/model/encoder.ts';
+import type { EncoderOptions } from '../../shared/model/encoder.ts';
+import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { availableCores } from '../../shared/model/resources.ts';
 import { seededTexts } from '../../shared/model/session.ts';
 import { percentile } from '../../shared/util/stats.ts';
@@ -108,8 +109,9 @@ export default defineLesson<Size, Input>({
     full: { encoder: {}, label: 'MiniLM-L6 shape (6 layers, hidden 384, FFN 1536)', seq: 64, batch: 4, requests: 24, trials: 2 },
   },
   setup: async (size, ctx) => {
-    ctx.log(`building the ${size.label} with seeded weights`);
-    const model = buildEncoderModel(size.encoder);
+    const enc = await lessonEncoder(size.encoder, size.label, ctx.model);
+    ctx.log(ctx.model ? `running ${enc.label}` : `building the ${size.label} with seeded weights`);
+    const model = enc.bytes;
     const cores = availableCores();
     const opens: Record<string, Open> = Object.fromEntries(Object.entries(VARIANTS).map(([k, v]) => [k, v.open]));
     const ex = ctx.exercise as typeof after | undefined;
@@ -128,7 +130,7 @@ export default defineLesson<Size, Input>({
         ctx.log(`${name} at ${load} concurrent: ${pool.sessions} session(s) × ${pool.intraOpThreads || 'default'} intra-op thread(s)`);
       }
     }
-    const vocab = size.encoder.vocab ?? 30_522;
+    const vocab = enc.vocab;
     const requests = Array.from({ length: 32 }, (_, i) => seededTexts(size.batch, vocab, size.seq, size.seq, 900 + i));
     return { size, cores, pools, requests, cursor: 0 };
   },
