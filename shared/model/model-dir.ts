@@ -4,6 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { RagError } from '../errors.ts';
 import type { Embedder } from '../types.ts';
 import { packTokenBatch, tokenBudgetRuns } from './onnx-embedder.ts';
+import { SessionWorker } from './session-worker.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
 
 /**
@@ -34,6 +35,51 @@ export interface ModelDirOptions {
   maxTokens?: number;
   /** The bytes of `<dir>/model.onnx` when the caller has read them already. Default: read here. */
   bytes?: Uint8Array;
+  /**
+   * Run the session in a worker thread (session-worker.ts) instead of this one. onnxruntime-node's `run` is
+   * synchronous on the calling thread: in-thread, a run blocks the event loop for its whole duration (no timer, no
+   * request read); in a worker, the caller's thread stays free and only tokenising and pooling run here. Default
+   * false (one thread, no copy of rows between threads).
+   */
+  worker?: boolean;
+}
+
+/** What the embedder needs of a session: names, one run returning one float32 output, release. */
+interface Runner {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, { data: BigInt64Array; dims: number[] }>, output: string): Promise<{ type: string; dims: readonly number[]; data: Float32Array }>;
+  release(): Promise<void>;
+}
+
+function inThreadRunner(session: ort.InferenceSession): Runner {
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds, output) {
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [k, v] of Object.entries(feeds)) tensors[k] = new ort.Tensor('int64', v.data, v.dims);
+      const y = (await session.run(tensors, [output]))[output];
+      try {
+        return { type: y.type, dims: y.dims, data: y.type === 'float32' ? Float32Array.from(y.data as Float32Array) : new Float32Array(0) };
+      } finally {
+        y.dispose();
+      }
+    },
+    release: () => session.release(),
+  };
+}
+
+function workerRunner(w: SessionWorker): Runner {
+  return {
+    inputNames: w.inputNames,
+    outputNames: w.outputNames,
+    async run(feeds, output) {
+      const out = (await w.run(feeds, { transfer: true }))[output];
+      return { type: out.type, dims: out.dims, data: out.type === 'float32' ? (out.data as Float32Array) : new Float32Array(0) };
+    },
+    release: () => w.close(),
+  };
 }
 
 /** Output names tried in order: pooled first, then per-token states to pool here. */
@@ -56,21 +102,33 @@ export async function loadModelDir(dir: string, opts: ModelDirOptions = {}): Pro
   }
   const tokenizer = await loadTokenizer(join(dir, 'tokenizer.json'), { maxLength: opts.maxLength ?? (await sentenceBertMaxLength(dir, name)) });
 
-  let session: ort.InferenceSession;
+  let runner: Runner;
   try {
-    session = await ort.InferenceSession.create(bytes, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      ...(t !== undefined ? { intraOpNumThreads: t } : {}),
-      executionMode: 'sequential',
-    });
+    if (opts.worker) {
+      runner = workerRunner(await SessionWorker.open(bytes, { intraOpNumThreads: t ?? 0, name }));
+    } else {
+      const session = await ort.InferenceSession.create(bytes, {
+        executionProviders: ['cpu'],
+        graphOptimizationLevel: 'all',
+        ...(t !== undefined ? { intraOpNumThreads: t } : {}),
+        executionMode: 'sequential',
+      });
+      for (const m of session.inputMetadata) {
+        if (m.isTensor && m.type !== 'int64') {
+          await session.release();
+          throw new RagError('INVALID_INPUT', `${name}: input '${m.name}' is ${m.type}; expected int64 token ids`);
+        }
+      }
+      runner = inThreadRunner(session);
+    }
   } catch (err) {
+    if (err instanceof RagError) throw err;
     throw new RagError('CORRUPT', `${name}: onnxruntime could not load ${modelFile}: ${(err as Error).message}`);
   }
   try {
-    return await ModelDirEmbedder.create(session, tokenizer, name, opts.maxTokens ?? 65_536);
+    return await ModelDirEmbedder.create(runner, tokenizer, name, opts.maxTokens ?? 65_536);
   } catch (err) {
-    await session.release();
+    await runner.release();
     throw err;
   }
 }
@@ -101,13 +159,13 @@ export class ModelDirEmbedder implements Embedder {
     readonly tokenizer: TextTokenizer,
     /** The model output read, and whether pooling happens in the graph or here. */
     readonly output: { name: string; pooling: Pooling },
-    private readonly session: ort.InferenceSession,
+    private readonly session: Runner,
     private readonly typeIds: boolean,
     private readonly maxTokens: number,
   ) {}
 
   /** Check the model's inputs and outputs, and learn `dim` from one run on the empty text. */
-  static async create(session: ort.InferenceSession, tokenizer: TextTokenizer, name: string, maxTokens: number): Promise<ModelDirEmbedder> {
+  static async create(session: Runner, tokenizer: TextTokenizer, name: string, maxTokens: number): Promise<ModelDirEmbedder> {
     const inputs = session.inputNames;
     for (const n of ['input_ids', 'attention_mask']) {
       if (!inputs.includes(n)) throw new RagError('INVALID_INPUT', `${name}: the model has no input '${n}' (it has ${inputs.join(', ')}); expected a sentence-transformers export`);
@@ -115,9 +173,6 @@ export class ModelDirEmbedder implements Embedder {
     const typeIds = inputs.includes('token_type_ids');
     const extra = inputs.filter((n) => n !== 'input_ids' && n !== 'attention_mask' && n !== 'token_type_ids');
     if (extra.length > 0) throw new RagError('INVALID_INPUT', `${name}: the model needs inputs this loader cannot feed: ${extra.join(', ')}`);
-    for (const m of session.inputMetadata) {
-      if (m.isTensor && m.type !== 'int64') throw new RagError('INVALID_INPUT', `${name}: input '${m.name}' is ${m.type}; expected int64 token ids`);
-    }
     const outs = session.outputNames;
     let output: { name: string; pooling: Pooling };
     if (outs.includes(POOLED_OUTPUT)) output = { name: POOLED_OUTPUT, pooling: 'graph' };
@@ -149,29 +204,25 @@ export class ModelDirEmbedder implements Embedder {
   private async runRaw(lists: number[][]): Promise<{ data: Float32Array; dim: number }> {
     const b = packTokenBatch(lists);
     const shape = [b.batch, b.seqLen];
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', b.ids, shape),
-      attention_mask: new ort.Tensor('int64', b.mask, shape),
+    const mask = b.mask;
+    const feeds: Record<string, { data: BigInt64Array; dims: number[] }> = {
+      input_ids: { data: b.ids, dims: shape },
+      // a copy: a worker runner moves the feeds' buffers, and the mask is needed here for pooling
+      attention_mask: { data: mask.slice(), dims: shape },
     };
-    if (this.typeIds) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(b.ids.length), shape);
-    const result = await this.session.run(feeds, [this.output.name]);
-    const y = result[this.output.name];
-    try {
-      const pooled = this.output.pooling === 'graph';
-      const want = pooled ? `[${b.batch}, dim]` : `[${b.batch}, ${b.seqLen}, dim]`;
-      const ok = y.type === 'float32' && y.dims.length === (pooled ? 2 : 3) && y.dims[0] === b.batch && (pooled || y.dims[1] === b.seqLen);
-      const dim = y.dims[y.dims.length - 1];
-      if (!ok || !(dim >= 1) || (this.dim !== 0 && dim !== this.dim)) {
-        throw new RagError(
-          'INVALID_INPUT',
-          `${this.name}: output '${this.output.name}' is ${y.type} [${y.dims.join(', ')}]; expected float32 ${want}${this.dim ? ` with dim ${this.dim}` : ''}`,
-        );
-      }
-      const data = y.data as Float32Array;
-      return { data: pooled ? Float32Array.from(data) : meanPool(data, b.mask, b.batch, b.seqLen, dim), dim };
-    } finally {
-      y.dispose();
+    if (this.typeIds) feeds.token_type_ids = { data: new BigInt64Array(b.ids.length), dims: shape };
+    const y = await this.session.run(feeds, this.output.name);
+    const pooled = this.output.pooling === 'graph';
+    const want = pooled ? `[${b.batch}, dim]` : `[${b.batch}, ${b.seqLen}, dim]`;
+    const ok = y.type === 'float32' && y.dims.length === (pooled ? 2 : 3) && y.dims[0] === b.batch && (pooled || y.dims[1] === b.seqLen);
+    const dim = y.dims[y.dims.length - 1];
+    if (!ok || !(dim >= 1) || (this.dim !== 0 && dim !== this.dim)) {
+      throw new RagError(
+        'INVALID_INPUT',
+        `${this.name}: output '${this.output.name}' is ${y.type} [${y.dims.join(', ')}]; expected float32 ${want}${this.dim ? ` with dim ${this.dim}` : ''}`,
+      );
     }
+    return { data: pooled ? y.data : meanPool(y.data, mask, b.batch, b.seqLen, dim), dim };
   }
 
   /** Free the native session. The embedder is unusable afterwards. */

@@ -21,6 +21,7 @@ let root: string;
 let fp32Dir: string;
 let int8Dir: string;
 let wideDir: string;
+let heavyDir: string;
 const TEXTS = ['the quick red fish', 'a blue train at night', 'learn to read a book', 'the small bird sang to the moon over the green tree'];
 
 beforeAll(async () => {
@@ -34,6 +35,11 @@ beforeAll(async () => {
   await mkdir(wideDir);
   await writeFile(join(wideDir, 'model.onnx'), buildEncoderModel({ ...ENCODER, hidden: 48, heads: 3 }));
   await copyFile(join(fp32Dir, 'tokenizer.json'), join(wideDir, 'tokenizer.json'));
+  // runs long enough (tens of ms) for a stalled event loop to show
+  heavyDir = join(root, 'heavy');
+  await mkdir(heavyDir);
+  await writeFile(join(heavyDir, 'model.onnx'), buildEncoderModel({ ...ENCODER, layers: 4, hidden: 256, heads: 4, ffn: 1024, maxPositions: 128 }));
+  await copyFile(join(fp32Dir, 'tokenizer.json'), join(heavyDir, 'tokenizer.json'));
 });
 afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
@@ -130,6 +136,36 @@ describe('ServedModel', () => {
     } finally {
       await served.close();
       await int8.release();
+    }
+  });
+
+  it("runs the model in a worker thread: the server's event loop keeps turning during a long ingest embed", async () => {
+    const served = await ServedModel.open(heavyDir);
+    const inThread = await ServedModel.open(heavyDir, { worker: false });
+    const long = Array.from({ length: 64 }, (_, i) => `${TEXTS[i % 4]} ${TEXTS[(i + 1) % 4]} ${TEXTS[(i + 2) % 4]} the old stone house by the river ${i}`);
+    const longestGap = async (m: ServedModel) => {
+      let last = performance.now();
+      let gap = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        gap = Math.max(gap, now - last);
+        last = now;
+      }, 1);
+      const t0 = performance.now();
+      await m.embed(long, { priority: 'bulk' });
+      const ms = performance.now() - t0;
+      clearInterval(timer);
+      return { gap, ms, runs: m.stats().queue.runs.bulk };
+    };
+    try {
+      const w = await longestGap(served);
+      const t = await longestGap(inThread);
+      // the same runs (16 passages each); in the thread each run stalls the loop for its whole length, in a worker not
+      expect(w.runs).toBe(t.runs);
+      expect(w.gap, `longest stall ${w.gap.toFixed(1)} ms with the worker, ${t.gap.toFixed(1)} ms in the thread`).toBeLessThan(t.gap / 2);
+    } finally {
+      await served.close();
+      await inThread.close();
     }
   });
 

@@ -12,6 +12,9 @@
  *       → ModelSlot (lesson 11): each run leases the current model once and is tagged with its version; `swap()`
  *         loads the folder again beside the serving model, warms it, switches one reference, and releases the old
  *         session after its last run. Zero failed requests.
+ *       → the session in a worker thread (session-worker.ts, lesson 10): onnxruntime-node's run is synchronous on
+ *         the calling thread, so in the server's thread each run would stall every other request; tokenising and
+ *         pooling stay here, the run goes to the worker.
  *
  * Versions: a model's version is the first 12 hex digits of the SHA-256 of its model.onnx, so the same file is the
  * same version and another quantization of it is another. `embedVersioned` says which version computed each row: the
@@ -31,6 +34,12 @@ import { loadModelDir, type ModelDirEmbedder, type ModelDirOptions } from './mod
 import { ModelSlot, type LoadedModel, type SwapReport } from './model-slot.ts';
 
 export interface ServedModelOptions extends Pick<ModelDirOptions, 'intraOpNumThreads' | 'maxLength' | 'maxTokens' | 'name'> {
+  /**
+   * Run the model's session in a worker thread (default true): onnxruntime-node's run is synchronous on the calling
+   * thread, so in the server's own thread every run would stall every other request (BM25 queries, health checks)
+   * for its whole duration. False: in this thread (no worker start, no copy of rows between threads).
+   */
+  worker?: boolean;
   /** The admission queue's bounds, run sizes and backstop deadlines (defaults below, then InferenceQueue's). */
   queue?: Pick<InferenceQueueOptions<string, unknown>, 'maxQueued' | 'maxBatch' | 'timeoutMs' | 'retryAfterSeconds' | 'bulkEvery'>;
   /** Warm-up runs of a freshly loaded model before it serves (the first runs allocate and pick kernels). Default 3. */
@@ -147,6 +156,13 @@ async function load(dir: string, opts: ServedModelOptions): Promise<LoadedModel<
   } catch (err) {
     throw new RagError('NOT_FOUND', `cannot read ${join(dir, 'model.onnx')} (a model folder holds model.onnx and tokenizer.json): ${(err as Error).message}`);
   }
-  const model = await loadModelDir(dir, { intraOpNumThreads: opts.intraOpNumThreads ?? 1, maxLength: opts.maxLength, maxTokens: opts.maxTokens, name: opts.name, bytes });
+  const model = await loadModelDir(dir, {
+    intraOpNumThreads: opts.intraOpNumThreads ?? 1,
+    maxLength: opts.maxLength,
+    maxTokens: opts.maxTokens,
+    name: opts.name,
+    bytes,
+    worker: opts.worker ?? true,
+  });
   return { model, version: modelVersion(bytes), release: () => model.release() };
 }
