@@ -23,6 +23,7 @@ import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts'
 import { measured } from '../../shared/lab/metric.ts';
 import type { EncoderOptions } from '../../shared/model/encoder.ts';
 import { lessonEncoder } from '../../shared/model/lesson-model.ts';
+import { cosineMetrics, latencyAtBatches } from '../../shared/model/lesson-metrics.ts';
 import { initializersOf, quantizeGatherTable, quantizeGatherTableInt4, quantizeMatMulNBits, quantizeMatMulWeights } from '../../shared/model/quantize.ts';
 import { embedAll, openSession, rowCosines, seededTexts, tokenFeeds } from '../../shared/model/session.ts';
 import { buildStaticSifModel, corpusVocabulary, sifTokenIds } from '../../shared/model/static-sif.ts';
@@ -196,37 +197,10 @@ export default defineLesson<Size, Input>({
       const what = name === EXERCISE ? 'exercise.ts' : VARIANTS[name].what;
       metrics.push(measured(HEADLINE, 'bytes', [input.models[name].length], { ...variant, note: `${what}; ${size.label}, the serialised ONNX model` }));
       const cos = name === 'before' ? ref.map(() => 1) : rowCosines(ref, await embedAll(input.sessions[name], texts));
-      metrics.push(
-        // 3-digit tables print cosines near 1 as "1.00": the notes carry six decimals
-        measured('output cosine to fp32, mean', '', cos, {
-          ...variant,
-          note: `${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(6)} over ${texts.length} seeded inputs of 8-${size.seq} tokens; ${input.note}`,
-        }),
-        measured('output cosine to fp32, least', '', cos, { ...variant, stat: 'min', note: `${Math.min(...cos).toFixed(6)}; ${input.note}` }),
-      );
+      metrics.push(...cosineMetrics('output cosine to fp32', cos, name, `${texts.length} seeded inputs of 8-${size.seq} tokens`, input.note));
     }
     // latency: the variants in rotation within each batch size, so load on the machine falls on all of them alike
-    for (const batch of BATCHES) {
-      const feeds = input.feeds(batch);
-      for (const name of names) await input.sessions[name].run(feeds); // warm-up
-      const times = new Map<string, number[]>(names.map((n) => [n, []]));
-      for (let r = 0; r < size.latencyRuns; r++) {
-        for (const name of names) {
-          const t0 = performance.now();
-          await input.sessions[name].run(feeds);
-          times.get(name)!.push(performance.now() - t0);
-        }
-      }
-      for (const name of names) {
-        metrics.push(
-          measured(`latency at batch ${batch}`, 'ms', times.get(name)!, {
-            variant: name,
-            stat: 'median',
-            note: `one run, seq ${size.seq}, intraOpNumThreads 1; median of ${size.latencyRuns}`,
-          }),
-        );
-      }
-    }
+    metrics.push(...(await latencyAtBatches(input.sessions, input.feeds, BATCHES, size.latencyRuns, `one run, seq ${size.seq}, intraOpNumThreads 1`)));
     if (size.cranfield) metrics.push(...(await staticModelMetrics(ctx.log)));
     return { metrics };
   },

@@ -18,6 +18,7 @@ import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts'
 import { measured } from '../../shared/lab/metric.ts';
 import type { EncoderOptions } from '../../shared/model/encoder.ts';
 import { lessonEncoder } from '../../shared/model/lesson-model.ts';
+import { cosineMetrics, latencyAtBatches } from '../../shared/model/lesson-metrics.ts';
 import { calibrateActivations, percentileRange, minMaxRange, quantizeMatMulStatic } from '../../shared/model/quantize.ts';
 import { embedAll, openSession, rowCosines, seededTexts, tokenFeeds } from '../../shared/model/session.ts';
 import * as after from './after.ts';
@@ -137,15 +138,8 @@ export default defineLesson<Size, Input>({
       ctx.log(`fidelity and clipping: ${lists.length} held-out ${set}`);
       const ref = await embedAll(fp, lists);
       for (const name of names) {
-        const variant = { variant: name };
         const cos = rowCosines(ref, await embedAll(input.sessions[name], lists));
-        metrics.push(
-          measured(`cosine to fp32 on ${set}, mean`, '', cos, {
-            ...variant,
-            note: `${(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(6)} over ${lists.length} held-out ${set}; ${input.note}`,
-          }),
-          measured(`cosine to fp32 on ${set}, least`, '', cos, { ...variant, stat: 'min', note: `${Math.min(...cos).toFixed(6)}; ${input.note}` }),
-        );
+        metrics.push(...cosineMetrics(`cosine to fp32 on ${set}`, cos, name, `${lists.length} held-out ${set}`, input.note));
         const ranges = fixedRanges(input.fp32, input.models[name], input.names);
         if (![...ranges.values()].every(Boolean)) continue; // per-call ranges (before) or none (fp32): nothing clipped
         const counts = await clipCounts(input.fp32, input.names, ranges, lists);
@@ -160,27 +154,7 @@ export default defineLesson<Size, Input>({
       }
     }
     // latency: the variants in rotation within each batch size, so load on the machine falls on all of them alike
-    for (const batch of BATCHES) {
-      const feeds = input.feeds(batch);
-      for (const name of names) await input.sessions[name].run(feeds); // warm-up
-      const times = new Map<string, number[]>(names.map((n) => [n, []]));
-      for (let r = 0; r < size.latencyRuns; r++) {
-        for (const name of names) {
-          const t0 = performance.now();
-          await input.sessions[name].run(feeds);
-          times.get(name)!.push(performance.now() - t0);
-        }
-      }
-      for (const name of names) {
-        metrics.push(
-          measured(`latency at batch ${batch}`, 'ms', times.get(name)!, {
-            variant: name,
-            stat: 'median',
-            note: `one run, seq ${size.seq}, intraOpNumThreads 1; median of ${size.latencyRuns}`,
-          }),
-        );
-      }
-    }
+    metrics.push(...(await latencyAtBatches(input.sessions, input.feeds, BATCHES, size.latencyRuns, `one run, seq ${size.seq}, intraOpNumThreads 1`)));
     return { metrics };
   },
 });

@@ -24,6 +24,7 @@ import { ndcgAt, recallAt } from '../../shared/eval/metrics.ts';
 import { defineLesson, EXERCISE, type Metric } from '../../shared/lab/lesson.ts';
 import { measured } from '../../shared/lab/metric.ts';
 import { buildEncoderFromWeights, encoderWeights, type EncoderOptions, type EncoderWeights, type WeightTensor } from '../../shared/model/encoder.ts';
+import { latencyAtBatches } from '../../shared/model/lesson-metrics.ts';
 import {
   buildStaticTableModel,
   columnEnergy,
@@ -352,27 +353,7 @@ export default defineLesson<Size, Input>({
       );
     }
     // latency: the variants in rotation within each batch size, so load on the machine falls on all of them alike
-    for (const batch of BATCHES) {
-      const feeds = input.feeds(batch);
-      for (const name of names) await input.sessions[name].run(feeds); // warm-up
-      const times = new Map<string, number[]>(names.map((n) => [n, []]));
-      for (let r = 0; r < size.latencyRuns; r++) {
-        for (const name of names) {
-          const t0 = performance.now();
-          await input.sessions[name].run(feeds);
-          times.get(name)!.push(performance.now() - t0);
-        }
-      }
-      for (const name of names) {
-        metrics.push(
-          measured(`latency at batch ${batch}`, 'ms', times.get(name)!, {
-            variant: name,
-            stat: 'median',
-            note: `one run, seq ${size.seq}, intraOpNumThreads 1; median of ${size.latencyRuns}`,
-          }),
-        );
-      }
-    }
+    metrics.push(...(await latencyAtBatches(input.sessions, input.feeds, BATCHES, size.latencyRuns, `one run, seq ${size.seq}, intraOpNumThreads 1`)));
     metrics.push(...(await staticModelMetrics(size, ctx.log)));
     return { metrics };
   },
