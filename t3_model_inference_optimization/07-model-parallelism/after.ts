@@ -24,8 +24,11 @@
  * What it costs, and why it rarely wins on time (the README measures it): every micro-batch makes four hops between
  * threads (main → stage 1 → main → stage 2 → main) instead of two, and waits for two threads in turn, so at low load
  * its latency is a whole-model run plus the hops; and two independent whole-model threads (data-parallel.ts) use the
- * same two cores with no stage boundary at all. The pipeline pays when the model does not fit one device's memory: each stage holds only its
- * layers' weights.
+ * same two cores with no stage boundary at all. The pipeline pays when the model does not fit one device's memory:
+ * each stage holds only its layers' weights.
+ *
+ * What the wrong solutions swap (`PipelineParts`, one idea each): `createEncoderService` takes them as an optional
+ * second argument, by default an even split, a transfer list of the feeds' buffers and the window as asked.
  */
 import { evenCuts, nextStageFeeds, SENTENCE_EMBEDDING, splitEncoder } from '../../shared/model/encoder-stages.ts';
 import { DEFAULT_MICRO_BATCH, DEFAULT_WINDOW, embedInMicroBatches, positiveInt } from './micro-batch.ts';
@@ -36,6 +39,18 @@ export type { EncoderService, EncoderServiceOptions, StageThread };
 
 /** Stage threads: one per core of the 2-core machine the lesson is measured on. */
 export const STAGES: number = 2;
+
+/** The parts of the pipeline a wrong solution changes. */
+interface PipelineParts {
+  /** Where the layers are cut (`evenCuts`: 3 + 3). */
+  cuts: (layers: number, stages: number) => number[];
+  /** The buffers moved with a stage's message (`buffersOf`: all of them, nothing copied). */
+  transfer: (feeds: WireFeeds) => ArrayBuffer[];
+  /** Micro-batches in flight at once, from the window the caller asked for. */
+  inFlight: (window: number) => number;
+}
+
+const PARTS: PipelineParts = { cuts: evenCuts, transfer: buffersOf, inFlight: (window) => window };
 
 interface Job {
   feeds: WireFeeds;
@@ -51,6 +66,7 @@ class Pipeline {
   constructor(
     private readonly stages: readonly StageThread[],
     private readonly window: number,
+    private readonly transfer: PipelineParts['transfer'],
   ) {}
 
   /** Queue one micro-batch; resolves with its rows once it is out of the last stage. */
@@ -86,7 +102,7 @@ class Pipeline {
     try {
       let feeds = job.feeds;
       for (let s = 0; s < this.stages.length; s++) {
-        const out = await this.stages[s].run(feeds, buffersOf(feeds));
+        const out = await this.stages[s].run(feeds, this.transfer(feeds));
         if (s === this.stages.length - 1) return job.resolve(out[SENTENCE_EMBEDDING]);
         feeds = nextStageFeeds(out);
       }
@@ -96,12 +112,13 @@ class Pipeline {
   }
 }
 
-export async function createEncoderService(opts: EncoderServiceOptions): Promise<EncoderService> {
+export async function createEncoderService(opts: EncoderServiceOptions, parts: Partial<PipelineParts> = {}): Promise<EncoderService> {
+  const { cuts, transfer, inFlight } = { ...PARTS, ...parts };
   const microBatch = positiveInt(opts.microBatch, DEFAULT_MICRO_BATCH, 'microBatch');
-  const window = positiveInt(opts.window, DEFAULT_WINDOW, 'window');
-  const stages = splitEncoder(opts.weights, evenCuts(opts.weights.config.layers, STAGES));
+  const window = inFlight(positiveInt(opts.window, DEFAULT_WINDOW, 'window'));
+  const stages = splitEncoder(opts.weights, cuts(opts.weights.config.layers, STAGES));
   const threads = await startStages(stages.map((s, i) => ({ model: s.model, name: `stage ${i + 1} (layers ${s.from}-${s.to - 1})` })));
-  const pipeline = new Pipeline(threads, window);
+  const pipeline = new Pipeline(threads, window, transfer);
   let closed = false;
   return {
     threads,
