@@ -1,4 +1,5 @@
 import { RagError } from '../errors.ts';
+import { symmetricEigen } from './distill.ts';
 import { encoderConfig, type EncoderWeights, type LayerShape, type WeightTensor } from './encoder.ts';
 import { GraphBuilder } from './onnx-build.ts';
 import { floatsOf, initializersOf } from './quantize.ts';
@@ -239,8 +240,8 @@ export function buildStaticTableModel(t: StaticTable, name = 'static-table'): Ui
 
 /**
  * The principal axes of a table's rows (eigenvectors of Σ_r row·rowᵀ, not centred), strongest first: `vectors` is
- * [dim, dim] row-major with axis k in column k; `values` the energy along each. Cyclic Jacobi in float64: exact to
- * rounding, fine for dim ≤ a few hundred.
+ * [dim, dim] row-major with axis k in column k; `values` the energy along each. The eigen-decomposition is
+ * distill.ts's `symmetricEigen` (cyclic Jacobi in float64: exact to rounding, fine for dim ≤ a few hundred).
  */
 export function principalAxes(table: Float32Array, rows: number, dim: number): { values: Float64Array; vectors: Float64Array } {
   const a = new Float64Array(dim * dim);
@@ -251,47 +252,11 @@ export function principalAxes(table: Float32Array, rows: number, dim: number): {
       for (let j = 0; j < dim; j++) a[i * dim + j] += x * table[r * dim + j];
     }
   }
-  const v = new Float64Array(dim * dim);
-  for (let i = 0; i < dim; i++) v[i * dim + i] = 1;
-  let scale = 0;
-  for (let i = 0; i < dim; i++) scale += a[i * dim + i];
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < dim; p++) for (let q = p + 1; q < dim; q++) off += a[p * dim + q] ** 2;
-    if (off <= (1e-15 * scale) ** 2) break;
-    for (let p = 0; p < dim; p++) {
-      for (let q = p + 1; q < dim; q++) {
-        const apq = a[p * dim + q];
-        if (apq === 0) continue;
-        const theta = (a[q * dim + q] - a[p * dim + p]) / (2 * apq);
-        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < dim; k++) {
-          const akp = a[k * dim + p];
-          const akq = a[k * dim + q];
-          a[k * dim + p] = c * akp - s * akq;
-          a[k * dim + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < dim; k++) {
-          const apk = a[p * dim + k];
-          const aqk = a[q * dim + k];
-          a[p * dim + k] = c * apk - s * aqk;
-          a[q * dim + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < dim; k++) {
-          const vkp = v[k * dim + p];
-          const vkq = v[k * dim + q];
-          v[k * dim + p] = c * vkp - s * vkq;
-          v[k * dim + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: dim }, (_, i) => i).sort((x, y) => a[y * dim + y] - a[x * dim + x]);
-  const values = Float64Array.from(order, (i) => a[i * dim + i]);
+  // eigenvectors as rows (distill.ts); here axis k is column k
+  const eig = symmetricEigen(a, dim);
   const vectors = new Float64Array(dim * dim);
-  for (let r = 0; r < dim; r++) for (let k = 0; k < dim; k++) vectors[r * dim + k] = v[r * dim + order[k]];
+  for (let r = 0; r < dim; r++) for (let k = 0; k < dim; k++) vectors[r * dim + k] = eig.vectors[k * dim + r];
+  const values = eig.values;
   return { values, vectors };
 }
 
