@@ -1,49 +1,105 @@
 /**
- * Benchmark for 08-batching: concurrent requests with a realistic mix of lengths (8-128 tokens, skewed short:
- * median 23, mean 38) on the seeded encoder (MiniLM-L6's shape in full mode, a small one in quick mode; one
- * intra-op thread), served one run per request (before), by dynamic batching with length buckets and a padded-token
- * budget (after), and by dynamic batching in first-come order, each batch padded to its longest request.
+ * Benchmark for 08-batching: concurrent requests with a realistic mix of lengths, served one run per request
+ * (before), by dynamic batching with length buckets and a padded-token budget (after), and by two variants of it
+ * (a 2 ms wait for company; first-come batches padded to their longest), on two models:
+ *
+ *   - the seeded encoder (MiniLM-L6's shape in full mode, a small one in quick mode; one intra-op thread), fed token-id
+ *     lists of 8-128 tokens (skewed short: median 23, mean 38). Variants `before`, `after`, … (no prefix);
+ *   - the engine's static model (shared/model/static-sif.ts: SIF-weighted GloVe-100d as an ONNX graph, fitted on
+ *     Brown sentences; the whole vocabulary in full mode, the requests' words in quick mode; one intra-op thread), fed
+ *     the ids `sifTokenIds` gives for spans of Brown prose of 8-128 words with the same skew (median 12 ids, mean 20:
+ *     stop words and unknown words drop out), through the same padded run `OnnxEmbedder` makes. Variants `static model: before`, `static model: after`, …, each
+ *     compared with `static model: before`. Its batches are sized for its costs (STATIC_SETTINGS below).
+ *
  * Run: npm run t3 -- --only 08-batching [--quick] [--impl exercise]
  *
  * Headline: throughput (texts/s) within the p99 target: closed-loop load at a ladder of client counts (each client
- * sends its next request when the last is answered), every variant at every level in rotation, a few trials each;
- * the figure is the throughput of the highest level whose p99 latency (over all its trials) stays within the target
- * (50 ms in full mode, the issue's; 20 ms in quick mode, where the model is ~15× cheaper). Beside it: throughput and
- * p50/p99 at every level (also drawn as a curve), padded tokens per real token, requests per run, and the model's
- * own time per text at batch 1/4/16/32 for 8/32/128-token texts (what batching can buy at most here). Seeded
- * weights: outputs carry no meaning (the checkpoint checks that a batched row equals the text's row run alone).
- * The timed call is one burst of 32 concurrent requests.
+ * sends its next request when the last is answered), every variant of a model at every level in rotation, a few
+ * trials each; the figure is the throughput of the highest-throughput level whose p99 latency (over all its trials)
+ * stays within the target (50 ms in full mode, the issue's; 20 ms in quick mode, where the encoder is ~15× cheaper).
+ * Beside it: throughput and p50/p99 at every level (also drawn as curves), padded tokens per real token, requests per
+ * run, each model's own time per text at a few batch sizes and lengths (what batching can buy at most), the static
+ * model's tokenising cost per text, and each variant's ratio to its own model's `before` with the issue's verdict.
+ * Seeded encoder weights: its outputs carry no meaning (the checkpoint checks that a batched row equals the text's
+ * row run alone). The timed call is one burst of 32 concurrent requests.
  */
 import type * as ort from 'onnxruntime-node';
+import { loadBrown } from '../../shared/corpus/brown.ts';
+import { createDefaultEmbedder } from '../../shared/embed/sif.ts';
 import { defineLesson, EXERCISE, type CurvePoint, type Metric } from '../../shared/lab/lesson.ts';
 import { measured, statWithError } from '../../shared/lab/metric.ts';
 import type { EncoderOptions } from '../../shared/model/encoder.ts';
 import { lessonEncoder } from '../../shared/model/lesson-model.ts';
 import { openSession } from '../../shared/model/session.ts';
+import { buildStaticSifModel, corpusVocabulary, sifTokenIds } from '../../shared/model/static-sif.ts';
+import { splitSentences } from '../../shared/text/sentences.ts';
+import { percentile } from '../../shared/util/stats.ts';
 import * as after from './after.ts';
 import * as before from './before.ts';
-import { mixedTexts, sessionRunBatch } from './data.ts';
+import { mixedTexts, sessionRunBatch, wordSpans } from './data.ts';
 
-type Mod = typeof after;
 type Embedder = after.RequestEmbedder<number[], Float32Array>;
+type Run = after.RunBatch<number[], Float32Array>;
 
 const HEADLINE = 'throughput within the p99 target';
+const RATIO = '× before, within the p99 target';
 const SEEDED = 'seeded weights: outputs carry no meaning';
 const FIFO = 'dynamic, first-come (padded to longest)';
+const STATIC = 'static model';
+const S_BEFORE = `${STATIC}: before`;
+const S_AFTER = `${STATIC}: after`;
+const S_WAIT = `${STATIC}: dynamic, maxWaitMs 2`;
+const S_FIFO = `${STATIC}: ${FIFO}`;
+/** Latencies kept per level for p50/p99 and their bootstrap errors (every k-th request): the static model answers
+ *  100,000+ requests a second, and a bootstrap over all of them would take seconds per figure. */
+const MAX_LATENCIES = 2_000;
 
-interface Size {
-  encoder: EncoderOptions;
-  label: string;
-  vocab: number;
+/**
+ * The static model's batch settings. Its run costs ~20-25 µs whatever the batch (feeds built, BigInt ids copied,
+ * tensors created, a dozen small kernels dispatched; 30-40 µs a request with the JavaScript around it) and
+ * ~0.1-0.15 µs per padded token (a gather of a 400-byte row, a multiply-add), so a full batch of 32 of this mix's
+ * longest texts (84 ids: 2,688 padded tokens) runs in well under a millisecond: the encoder's 256-token budget, sized
+ * so that one run stays within a 50 ms p99 on a 0.2 ms-a-token model, would cut this model's batches to ~10 short
+ * texts for no latency it needs to save. The budget here bounds the run's working set instead ([batch, seq, 100]
+ * float32 gathered: 1.6 MB at 4,096 tokens), a round bound the mix never reaches at 32 requests: it only keeps a long
+ * document (thousands of ids) from padding 31 short texts to its length. maxBatch 32 and maxWaitMs 0 as for the
+ * encoder (the run holds the thread here too), and after.ts's length buckets.
+ */
+const STATIC_SETTINGS: after.BatchSettings = { maxBatch: 32, maxWaitMs: 0, maxTokens: 4_096 };
+
+interface Ladder {
   /** Closed-loop client counts, the load levels. */
   levels: number[];
   /** Length of one trial at one level, ms. */
   trialMs: number;
   trials: number;
-  /** The p99 latency a level must stay within to count for the headline, ms. */
-  p99TargetMs: number;
-  /** Runs per point of the model's own batching curve (median taken). */
+}
+
+interface StaticSize extends Ladder {
+  /** Brown files the prose (and the SIF fit) come from. */
+  brownFiles: number;
+  /** Sentences the SIF principal component is fitted on. */
+  fitSentences: number;
+  /**
+   * The whole GloVe vocabulary in the table (341,479 words, 137 MB: what `createOnnxSifEmbedder` builds by default),
+   * or only the words of the requests (quick mode: ~10,000 rows, 4 MB, a second less to build; the run costs the
+   * same within noise, measured when choosing).
+   */
+  fullVocabulary: boolean;
+  /** Model-alone curve: samples per point (median taken), each the mean of `curveReps` runs. */
   curveRuns: number;
+  curveReps: number;
+}
+
+interface Size extends Ladder {
+  encoder: EncoderOptions;
+  label: string;
+  vocab: number;
+  /** The p99 latency a level must stay within to count for the headline, ms (both models). */
+  p99TargetMs: number;
+  /** Runs per point of the encoder's own batching curve (median taken). */
+  curveRuns: number;
+  static: StaticSize;
 }
 
 /** Padded and real tokens and runs, counted around one variant's runBatch. */
@@ -54,10 +110,15 @@ interface Counted {
   padded: number;
 }
 
-interface Input {
-  size: Size;
+/** One model with its requests and its variants. */
+interface Workload {
+  /** The model's description in notes and curve titles. */
+  label: string;
+  ladder: Ladder;
   session: ort.InferenceSession;
   texts: number[][];
+  /** The variant the others of this model compare with. */
+  baseline: string;
   /** Per variant: a fresh embedder over the counted runBatch. */
   make: Record<string, () => Embedder>;
   counts: Record<string, Counted>;
@@ -66,14 +127,31 @@ interface Input {
   burstAt: number;
 }
 
-const VARIANTS: Record<string, { make: (m: Mod, run: after.RunBatch<number[], Float32Array>) => Embedder; what: string }> = {
-  before: { make: (_, run) => before.createEmbedder(run), what: 'one session.run per request' },
-  after: { make: (_, run) => after.createEmbedder(run), what: `dynamic batching: length buckets, ≤ ${after.SETTINGS.maxBatch} requests, ≤ ${after.SETTINGS.maxTokens} padded tokens, maxWaitMs ${after.SETTINGS.maxWaitMs}` },
-  'dynamic, maxWaitMs 2': { make: (_, run) => after.createEmbedder(run, { maxWaitMs: 2 }), what: 'after.ts settings with a 2 ms wait for company at idle (the batcher default)' },
-  [FIFO]: { make: (_, run) => after.createEmbedder(run, { buckets: false }), what: 'after.ts settings with one first-come queue (buckets: false)' },
+interface Input {
+  size: Size;
+  encoder: Workload;
+  static: Workload;
+  /** sifTokenIds over the static requests: ms per text, one sample per pass. */
+  tokenizeMs: number[];
+}
+
+type Variants = Record<string, { make: (run: Run) => Embedder; what: string }>;
+
+const VARIANTS: Variants = {
+  before: { make: (run) => before.createEmbedder(run), what: 'one session.run per request' },
+  after: { make: (run) => after.createEmbedder(run), what: `dynamic batching: length buckets, ≤ ${after.SETTINGS.maxBatch} requests, ≤ ${after.SETTINGS.maxTokens} padded tokens, maxWaitMs ${after.SETTINGS.maxWaitMs}` },
+  'dynamic, maxWaitMs 2': { make: (run) => after.createEmbedder(run, { maxWaitMs: 2 }), what: 'after.ts settings with a 2 ms wait for company at idle (the batcher default)' },
+  [FIFO]: { make: (run) => after.createEmbedder(run, { buckets: false }), what: 'after.ts settings with one first-come queue (buckets: false)' },
 };
 
-function counted(run: after.RunBatch<number[], Float32Array>, c: Counted): after.RunBatch<number[], Float32Array> {
+const STATIC_VARIANTS: Variants = {
+  [S_BEFORE]: { make: (run) => before.createEmbedder(run), what: 'one session.run per request' },
+  [S_AFTER]: { make: (run) => after.createEmbedder(run, STATIC_SETTINGS), what: `after.ts with ≤ ${STATIC_SETTINGS.maxBatch} requests, ≤ ${STATIC_SETTINGS.maxTokens} padded tokens, maxWaitMs 0` },
+  [S_WAIT]: { make: (run) => after.createEmbedder(run, { ...STATIC_SETTINGS, maxWaitMs: 2 }), what: 'static settings with a 2 ms wait for company at idle' },
+  [S_FIFO]: { make: (run) => after.createEmbedder(run, { ...STATIC_SETTINGS, buckets: false }), what: 'static settings with one first-come queue' },
+};
+
+function counted(run: Run, c: Counted): Run {
   return (lists) => {
     let longest = 1;
     for (const l of lists) {
@@ -85,6 +163,45 @@ function counted(run: after.RunBatch<number[], Float32Array>, c: Counted): after
     c.padded += longest * lists.length;
     return run(lists);
   };
+}
+
+function workload(label: string, ladder: Ladder, session: ort.InferenceSession, texts: number[][], baseline: string, variants: Variants): Workload {
+  const run = sessionRunBatch(session);
+  const counts: Record<string, Counted> = {};
+  const make: Record<string, () => Embedder> = {};
+  const live: Record<string, Embedder> = {};
+  for (const [name, v] of Object.entries(variants)) {
+    counts[name] = { runs: 0, items: 0, real: 0, padded: 0 };
+    make[name] = () => v.make(counted(run, counts[name]));
+    live[name] = v.make(run);
+  }
+  return { label, ladder, session, texts, baseline, make, counts, live, burstAt: 0 };
+}
+
+/** The engine's static model over spans of Brown prose, fitted on Brown sentences (the whole vocabulary in full mode). */
+async function staticWorkload(size: StaticSize, log: (m: string) => void): Promise<{ workload: Workload; tokenizeMs: number[] }> {
+  log(`static model: GloVe-100d SIF, fitted on ${size.fitSentences} sentences of ${size.brownFiles} Brown files, ${size.fullVocabulary ? 'the whole vocabulary' : "the requests' words"}`);
+  const docs = await loadBrown({ limit: size.brownFiles });
+  const sif = await createDefaultEmbedder();
+  const sentences = docs.flatMap((d) => splitSentences(d.text.replace(/\s+/g, ' '))).filter((s) => s.trim() !== '');
+  await sif.fit(sentences.slice(0, size.fitSentences));
+  const words = docs.flatMap((d) => d.text.split(/\s+/).filter((w) => w !== ''));
+  const prose = wordSpans(words, 2_000);
+  const model = buildStaticSifModel(sif, size.fullVocabulary ? {} : { vocabulary: corpusVocabulary(sif, prose) });
+  const vocab = model.vocab;
+  const tokenizeMs: number[] = [];
+  let ids: Int32Array[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    ids = sifTokenIds(sif, prose, vocab);
+    tokenizeMs.push((performance.now() - t0) / prose.length);
+  }
+  const texts = ids.map((a) => Array.from(a));
+  const session = await openSession(model.bytes, 1);
+  const sorted = texts.map((t) => t.length).sort((a, b) => a - b);
+  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  const label = `static SIF model (GloVe-100d, ${model.vocab.rows.toLocaleString('en-US')} rows, ${(model.bytes.length / 1e6).toFixed(0)} MB; Brown prose, ${sorted[sorted.length >> 1]} ids median, ${mean.toFixed(0)} mean, ${sorted[sorted.length - 1]} max)`;
+  return { workload: workload(label, size, session, texts, S_BEFORE, STATIC_VARIANTS), tokenizeMs };
 }
 
 /** `clients` closed-loop clients for `ms`: texts from the mix in order; throughput and every request's latency. */
@@ -106,32 +223,119 @@ async function closedLoop(e: Embedder, texts: number[][], clients: number, ms: n
   return { perSecond: (latencies.length * 1000) / (performance.now() - t0), latencies };
 }
 
+/** Every k-th of `xs`, at most `max` of them (all when there are few). */
+function thin(xs: number[], max: number): number[] {
+  if (xs.length <= max) return xs;
+  const step = xs.length / max;
+  return Array.from({ length: max }, (_, i) => xs[Math.floor(i * step)]);
+}
+
+const p99Of = (xs: number[]) => percentile(Float64Array.from(xs).sort(), 99);
+const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 /**
- * What batching can buy at most on this machine: the model's time per text when a batch holds B texts of the same
- * length L (no padding), median of `runs` runs after a warm-up. Dynamic batching cannot beat the best of these.
+ * The closed-loop ladder of one model: every variant at every level in rotation, `trials` times. Returns the per-level
+ * figures, the headline per variant and its throughput (for the ratios), and the throughput-against-p99 points.
  */
-async function modelBatchingCurve(input: Input): Promise<{ metrics: Metric[]; points: CurvePoint[] }> {
-  const run = sessionRunBatch(input.session);
+async function runLadder(w: Workload, target: number, log: (m: string) => void): Promise<{ metrics: Metric[]; points: CurvePoint[]; best: Map<string, { value: number; at: number; within: boolean }> }> {
+  const { ladder } = w;
+  const names = Object.keys(w.make);
   const metrics: Metric[] = [];
   const points: CurvePoint[] = [];
-  for (const len of [8, 32, 128]) {
+  const tput = new Map<string, number[]>();
+  const lat = new Map<string, number[]>();
+  const key = (n: string, c: number) => `${n}@${c}`;
+  for (const name of names) {
+    const e = w.make[name]();
+    await Promise.all(w.texts.slice(0, 64).map((t) => e.embed(t))); // warm-up
+    await e.close();
+  }
+  for (const n of names) Object.assign(w.counts[n], { runs: 0, items: 0, real: 0, padded: 0 });
+  for (const clients of ladder.levels) {
+    log(`closed loop, ${w.label.split(' (')[0]}: ${clients} client(s), ${ladder.trials} × ${ladder.trialMs} ms per variant`);
+    for (let t = 0; t < ladder.trials; t++) {
+      for (const name of names) {
+        const e = w.make[name]();
+        const r = await closedLoop(e, w.texts, clients, ladder.trialMs, 500 * t + clients);
+        await e.close();
+        const k = key(name, clients);
+        tput.set(k, [...(tput.get(k) ?? []), r.perSecond]);
+        const l = lat.get(k) ?? [];
+        for (const x of r.latencies) l.push(x);
+        lat.set(k, l);
+      }
+    }
+  }
+  const best = new Map<string, { value: number; at: number; within: boolean }>();
+  for (const name of names) {
+    let pick: number | undefined;
+    for (const clients of ladder.levels) {
+      const k = key(name, clients);
+      const all = lat.get(k)!;
+      const kept = thin(all, MAX_LATENCIES);
+      const p99 = p99Of(kept);
+      const mean = meanOf(tput.get(k)!);
+      const thinned = kept.length < all.length ? `; p50/p99 over every ${(all.length / kept.length).toFixed(1)}-th of ${all.length} requests` : '';
+      points.push({ x: p99, y: mean, series: name, label: `${clients} client${clients > 1 ? 's' : ''}` });
+      metrics.push(
+        measured(`throughput, ${clients} client(s)`, 'texts/s', tput.get(k)!, { variant: name, note: `closed loop, ${ladder.trials} trials of ${ladder.trialMs} ms` }),
+        measured(`p50 latency, ${clients} client(s)`, 'ms', kept, { variant: name, stat: 'median', ...(thinned ? { note: thinned.slice(2) } : {}) }),
+        measured(`p99 latency, ${clients} client(s)`, 'ms', kept, { variant: name, stat: 'p99' }),
+      );
+      if (p99 <= target && (pick === undefined || mean > meanOf(tput.get(key(name, pick))!))) pick = clients;
+    }
+    const within = pick !== undefined;
+    const at = pick ?? ladder.levels[0];
+    const k = key(name, at);
+    const p99 = p99Of(thin(lat.get(k)!, MAX_LATENCIES));
+    best.set(name, { value: meanOf(tput.get(k)!), at, within });
+    metrics.push(
+      measured(HEADLINE, 'texts/s', tput.get(k)!, {
+        variant: name,
+        note: within
+          ? `${at} client(s): p99 ${p99.toFixed(p99 < 10 ? 2 : 1)} ms ≤ ${target} ms; ${w.label}`
+          : `NO level within the target: p99 ${p99.toFixed(1)} ms > ${target} ms even at ${at} client(s) (figure at ${at}); ${w.label}`,
+      }),
+    );
+    const c = w.counts[name];
+    metrics.push(
+      { name: 'padded tokens per real token', value: c.padded / c.real, unit: '×', variant: name, note: `${c.padded} padded for ${c.real} real tokens over the whole ladder` },
+      { name: 'requests per run', value: c.items / c.runs, unit: 'requests', variant: name, note: `${c.items} requests in ${c.runs} session.run calls` },
+    );
+  }
+  return { metrics, points, best };
+}
+
+/**
+ * What batching can buy at most on this machine: the model's time per text when a batch holds B texts of the same
+ * length L (no padding), median of `runs` samples after a warm-up, each sample the mean of `reps` runs. Dynamic
+ * batching cannot beat the best of these.
+ */
+async function modelBatchingCurve(
+  session: ort.InferenceSession,
+  what: { prefix: string; unit: string; lengths: number[]; batches: number[]; runs: number; reps: number; lists: (batch: number, len: number) => number[][] },
+): Promise<{ metrics: Metric[]; points: CurvePoint[] }> {
+  const run = sessionRunBatch(session);
+  const metrics: Metric[] = [];
+  const points: CurvePoint[] = [];
+  for (const len of what.lengths) {
     let single = 0;
-    for (const batch of [1, 4, 16, 32]) {
-      const lists = mixedTexts(batch, input.size.vocab, len, len, 7 + batch);
-      await run(lists);
+    for (const batch of what.batches) {
+      const lists = what.lists(batch, len);
+      for (let r = 0; r < Math.max(1, what.reps); r++) await run(lists);
       const times: number[] = [];
-      for (let r = 0; r < input.size.curveRuns; r++) {
+      for (let r = 0; r < what.runs; r++) {
         const t0 = performance.now();
-        await run(lists);
-        times.push((performance.now() - t0) / batch);
+        for (let k = 0; k < what.reps; k++) await run(lists);
+        times.push((performance.now() - t0) / what.reps / batch);
       }
       const perText = statWithError(times, 'median').value;
-      if (batch === 1) single = perText;
-      points.push({ x: batch, y: perText, series: `${len} tokens`, label: `${(single / perText).toFixed(2)}×` });
+      if (batch === what.batches[0]) single = perText;
+      points.push({ x: batch, y: perText, series: `${len} ${what.unit}`, label: `${(single / perText).toFixed(2)}×` });
       metrics.push(
-        measured(`model alone: time per text, ${len} tokens, batch ${batch}`, 'ms', times, {
+        measured(`${what.prefix}: time per text, ${len} ${what.unit}, batch ${batch}`, 'ms', times, {
           stat: 'median',
-          note: `${(single / perText).toFixed(2)}× batch 1's texts/s; one session.run of ${batch} texts of ${len} tokens, median of ${input.size.curveRuns}`,
+          note: `${(single / perText).toFixed(2)}× batch 1's texts/s; one session.run of ${batch} texts of ${len} ${what.unit}, median of ${what.runs}${what.reps > 1 ? ` samples of ${what.reps} runs` : ''}`,
         }),
       );
     }
@@ -139,9 +343,9 @@ async function modelBatchingCurve(input: Input): Promise<{ metrics: Metric[]; po
   return { metrics, points };
 }
 
-const burst = (input: Input, e: Embedder) => {
-  const start = (input.burstAt = (input.burstAt + 32) % (input.texts.length - 32));
-  return Promise.all(input.texts.slice(start, start + 32).map((t) => e.embed(t)));
+const burst = (w: Workload, e: Embedder) => {
+  const start = (w.burstAt = (w.burstAt + 32) % (w.texts.length - 32));
+  return Promise.all(w.texts.slice(start, start + 32).map((t) => e.embed(t)));
 };
 
 export default defineLesson<Size, Input>({
@@ -149,8 +353,10 @@ export default defineLesson<Size, Input>({
   title: 'Batching: one session.run per request vs dynamic batching (max batch, max wait, token budget, length buckets)',
   workload:
     'closed-loop clients sending token-id lists of 8-128 tokens (skewed short: median 23, mean 38) to the seeded encoder ' +
-    `(${SEEDED}), one intra-op thread; headline: texts/s at the highest client count whose p99 stays within the target ` +
-    '(full 50 ms, quick 20 ms); the timed call is one burst of 32 concurrent requests',
+    `(${SEEDED}; variants without a prefix), and the ids of Brown prose spans of 8-128 words (median 12 ids) to the ` +
+    "engine's static SIF model (variants 'static model: …', against 'static model: before'), one intra-op thread each; " +
+    'headline: texts/s at the best client count whose p99 stays within the target (full 50 ms, quick 20 ms); the timed ' +
+    'call is one burst of 32 concurrent requests',
   sizes: {
     quick: {
       encoder: { layers: 2, hidden: 128, heads: 4, ffn: 512, vocab: 8_000, maxPositions: 128 },
@@ -161,6 +367,7 @@ export default defineLesson<Size, Input>({
       trials: 2,
       p99TargetMs: 20,
       curveRuns: 7,
+      static: { levels: [1, 8, 32, 128], trialMs: 120, trials: 2, brownFiles: 60, fitSentences: 2_000, fullVocabulary: false, curveRuns: 5, curveReps: 20 },
     },
     full: {
       encoder: {},
@@ -171,6 +378,7 @@ export default defineLesson<Size, Input>({
       trials: 2,
       p99TargetMs: 50,
       curveRuns: 3,
+      static: { levels: [1, 2, 8, 32, 128], trialMs: 500, trials: 2, brownFiles: 60, fitSentences: 2_000, fullVocabulary: true, curveRuns: 9, curveReps: 50 },
     },
   },
   options: { rounds: 2, time: 300, warmupTime: 100, iterations: 2 },
@@ -178,112 +386,100 @@ export default defineLesson<Size, Input>({
     const enc = await lessonEncoder(size.encoder, size.label, ctx.model);
     ctx.log(ctx.model ? `running ${enc.label}` : `building the ${size.label} with seeded weights`);
     const session = await openSession(enc.bytes, 1);
-    const run = sessionRunBatch(session);
-    const ex = ctx.exercise as Mod | undefined;
+    const ex = ctx.exercise as typeof after | undefined;
     const variants = { ...VARIANTS };
-    if (ex) variants[EXERCISE] = { make: (_, r) => ex.createEmbedder(r), what: 'exercise.ts' };
-    const counts: Record<string, Counted> = {};
-    const make: Record<string, () => Embedder> = {};
-    const live: Record<string, Embedder> = {};
-    for (const [name, v] of Object.entries(variants)) {
-      counts[name] = { runs: 0, items: 0, real: 0, padded: 0 };
-      make[name] = () => v.make(after, counted(run, counts[name]));
-      live[name] = v.make(after, run);
-    }
+    if (ex) variants[EXERCISE] = { make: (r) => ex.createEmbedder(r), what: 'exercise.ts' };
     const texts = mixedTexts(2_000, enc.vocab);
-    return { size: { ...size, vocab: enc.vocab, label: enc.label }, session, texts, make, counts, live, burstAt: 0 };
+    const label = `${enc.label}${enc.seeded ? `, ${SEEDED}` : ''}`;
+    const encoder = workload(label, size, session, texts, 'before', variants);
+    const st = await staticWorkload(size.static, ctx.log);
+    return { size: { ...size, vocab: enc.vocab, label: enc.label }, encoder, static: st.workload, tokenizeMs: st.tokenizeMs };
   },
   teardown: async (input) => {
-    for (const e of Object.values(input.live)) await e.close();
-    await input.session.release();
+    for (const w of [input.encoder, input.static]) {
+      for (const e of Object.values(w.live)) await e.close();
+      await w.session.release();
+    }
   },
   baseline: 'before',
+  pairs: { [S_AFTER]: S_BEFORE, [S_WAIT]: S_BEFORE, [S_FIFO]: S_BEFORE },
+  featured: ['after', S_AFTER],
   headline: { name: HEADLINE, unit: 'texts/s', better: 'higher', metric: HEADLINE },
-  variants: Object.fromEntries(Object.keys(VARIANTS).map((name) => [name, (input: Input) => burst(input, input.live[name])])),
-  exercise: (input) => burst(input, input.live[EXERCISE]),
+  variants: {
+    ...Object.fromEntries(Object.keys(VARIANTS).map((name) => [name, (input: Input) => burst(input.encoder, input.encoder.live[name])])),
+    ...Object.fromEntries(Object.keys(STATIC_VARIANTS).map((name) => [name, (input: Input) => burst(input.static, input.static.live[name])])),
+  },
+  exercise: (input) => burst(input.encoder, input.encoder.live[EXERCISE]),
   extras: async (input, ctx) => {
     const { size } = input;
-    const names = Object.keys(input.make);
-    const metrics: Metric[] = [];
-    const points: CurvePoint[] = [];
-    // per variant and level: trial throughputs and pooled latencies
-    const tput = new Map<string, number[]>();
-    const lat = new Map<string, number[]>();
-    const key = (n: string, c: number) => `${n}@${c}`;
-    for (const name of names) {
-      const e = input.make[name]();
-      await Promise.all(input.texts.slice(0, 64).map((t) => e.embed(t))); // warm-up
-      await e.close();
-    }
-    for (const n of names) Object.assign(input.counts[n], { runs: 0, items: 0, real: 0, padded: 0 });
-    for (const clients of size.levels) {
-      ctx.log(`closed loop: ${clients} client(s), ${size.trials} × ${size.trialMs} ms per variant`);
-      for (let t = 0; t < size.trials; t++) {
-        for (const name of names) {
-          const e = input.make[name]();
-          const r = await closedLoop(e, input.texts, clients, size.trialMs, 500 * t + clients);
-          await e.close();
-          const k = key(name, clients);
-          tput.set(k, [...(tput.get(k) ?? []), r.perSecond]);
-          lat.set(k, [...(lat.get(k) ?? []), ...r.latencies]);
-        }
-      }
-    }
     const target = size.p99TargetMs;
-    const best = new Map<string, number>();
-    for (const name of names) {
-      let pick: number | undefined;
-      for (const clients of size.levels) {
-        const k = key(name, clients);
-        const p99 = statWithError(lat.get(k)!, 'p99').value;
-        const mean = statWithError(tput.get(k)!).value;
-        points.push({ x: p99, y: mean, series: name, label: `${clients} client${clients > 1 ? 's' : ''}` });
-        metrics.push(
-          measured(`throughput, ${clients} client(s)`, 'texts/s', tput.get(k)!, { variant: name, note: `closed loop, ${size.trials} trials of ${size.trialMs} ms` }),
-          measured(`p50 latency, ${clients} client(s)`, 'ms', lat.get(k)!, { variant: name, stat: 'median' }),
-          measured(`p99 latency, ${clients} client(s)`, 'ms', lat.get(k)!, { variant: name, stat: 'p99' }),
-        );
-        if (p99 <= target && (pick === undefined || mean > statWithError(tput.get(key(name, pick))!).value)) pick = clients;
-      }
-      const within = pick !== undefined;
-      const at = pick ?? size.levels[0];
-      const k = key(name, at);
-      const p99 = statWithError(lat.get(k)!, 'p99').value;
-      best.set(name, statWithError(tput.get(k)!).value);
-      metrics.push(
-        measured(HEADLINE, 'texts/s', tput.get(k)!, {
-          variant: name,
-          note: within
-            ? `${at} client(s): p99 ${p99.toFixed(1)} ms ≤ ${target} ms; ${size.label}, ${SEEDED}`
-            : `NO level within the target: p99 ${p99.toFixed(1)} ms > ${target} ms even at ${at} client(s) (figure at ${at}); ${size.label}`,
+    const metrics: Metric[] = [];
+
+    const enc = await runLadder(input.encoder, target, ctx.log);
+    metrics.push(...enc.metrics);
+    ctx.log('the encoder alone: time per text at batch 1/4/16/32, lengths 8/32/128');
+    const encModel = await modelBatchingCurve(input.encoder.session, {
+      prefix: 'model alone',
+      unit: 'tokens',
+      lengths: [8, 32, 128],
+      batches: [1, 4, 16, 32],
+      runs: size.curveRuns,
+      reps: 1,
+      lists: (batch, len) => mixedTexts(batch, size.vocab, len, len, 7 + batch),
+    });
+    metrics.push(...encModel.metrics);
+
+    const st = await runLadder(input.static, target, ctx.log);
+    metrics.push(...st.metrics);
+    ctx.log('the static model alone: time per text at batch 1/8/32, 8/32/64 ids');
+    // real ids: the static requests' ids end to end, cut into lists of `len` (the words a text would bring)
+    const pool = input.static.texts.flat();
+    const stModel = await modelBatchingCurve(input.static.session, {
+      prefix: 'static model alone',
+      unit: 'ids',
+      lengths: [8, 32, 64],
+      batches: [1, 8, 32],
+      runs: size.static.curveRuns,
+      reps: size.static.curveReps,
+      lists: (batch, len) =>
+        Array.from({ length: batch }, (_, i) => {
+          const at = (i * 997 + len) % (pool.length - len);
+          return pool.slice(at, at + len);
         }),
-      );
-      const c = input.counts[name];
-      metrics.push(
-        { name: 'padded tokens per real token', value: c.padded / c.real, unit: '×', variant: name, note: `${c.padded} padded for ${c.real} real tokens over the whole ladder` },
-        { name: 'requests per run', value: c.items / c.runs, unit: 'requests', variant: name, note: `${c.items} requests in ${c.runs} session.run calls` },
-      );
-    }
-    ctx.log('the model alone: time per text at batch 1/4/16/32, lengths 8/32/128');
-    const model = await modelBatchingCurve(input);
-    metrics.push(...model.metrics);
-    const base = best.get('before')!;
-    for (const name of names) {
-      if (name === 'before') continue;
-      const ratio = best.get(name)! / base;
-      metrics.push({
-        name: `× before, within the p99 target`,
-        value: ratio,
-        unit: '×',
-        variant: name,
-        note: `the issue's target: ≥ 4× at p99 ≤ 50 ms (full mode): ${ratio >= 4 ? 'holds' : 'does not hold'} in this run`,
-      });
+    });
+    metrics.push(...stModel.metrics);
+    metrics.push(
+      measured(`${STATIC}: tokenizing (sifTokenIds), per text`, 'ms', input.tokenizeMs, {
+        stat: 'median',
+        note: 'what the text path adds per request before the model runs (not batched, not in the figures above); median of 5 passes over the 2,000 texts',
+      }),
+    );
+
+    for (const [w, r] of [
+      [input.encoder, enc],
+      [input.static, st],
+    ] as const) {
+      const base = r.best.get(w.baseline)!;
+      for (const [name, b] of r.best) {
+        if (name === w.baseline) continue;
+        const ratio = b.value / base.value;
+        const where = (x: typeof b) => (x.within ? `${x.at} client(s)` : `no level within, ${x.at} client(s)`);
+        metrics.push({
+          name: RATIO,
+          value: ratio,
+          unit: '×',
+          variant: name,
+          note: `against ${w.baseline} (${where(b)} against ${where(base)}); the issue's target: ≥ 4× at p99 ≤ 50 ms (full mode${target === 50 ? '' : `; this run's target ${target} ms`}): ${ratio >= 4 ? 'holds' : 'does not hold'} in this run`,
+        });
+      }
     }
     return {
       metrics,
       curves: [
-        { id: 'throughput-vs-p99', title: `Throughput against p99 latency, closed loop (${size.label}; ${SEEDED})`, xLabel: 'p99 latency (ms)', yLabel: 'texts/s', points },
-        { id: 'model-batching', title: `The model alone: ms per text against batch size, equal lengths (${size.label})`, xLabel: 'texts per run', yLabel: 'ms per text', xLog: true, points: model.points },
+        { id: 'throughput-vs-p99', title: `Throughput against p99 latency, closed loop (${input.encoder.label})`, xLabel: 'p99 latency (ms)', yLabel: 'texts/s', points: enc.points },
+        { id: 'model-batching', title: `The model alone: ms per text against batch size, equal lengths (${size.label})`, xLabel: 'texts per run', yLabel: 'ms per text', xLog: true, points: encModel.points },
+        { id: 'static-throughput-vs-p99', title: `Static model: throughput against p99 latency, closed loop (${input.static.label})`, xLabel: 'p99 latency (ms)', yLabel: 'texts/s', points: st.points },
+        { id: 'static-model-batching', title: 'The static model alone: ms per text against batch size, equal lengths (real ids)', xLabel: 'texts per run', yLabel: 'ms per text', xLog: true, points: stModel.points },
       ],
     };
   },

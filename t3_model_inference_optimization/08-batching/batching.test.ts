@@ -5,14 +5,18 @@
  *
  * Nothing is timed. The batch function is a fake that records every batch it is called with (which items, and when
  * on vitest's fake clock), and the costs are counted from those records: batches, requests per batch, and padded
- * tokens (requests × the longest request of a batch, what a padded run computes). The last test runs a real tiny
- * encoder (shared/model/encoder.ts, seeded weights: its outputs carry no meaning) and checks that a batched row equals
- * the row of the same text run alone.
+ * tokens (requests × the longest request of a batch, what a padded run computes). The last two tests run real models
+ * and check that a batched row equals the row of the same text run alone: a tiny encoder (shared/model/encoder.ts,
+ * seeded weights: its outputs carry no meaning), and the engine's static SIF graph (shared/model/static-sif.ts) built
+ * from a seeded word table of 3,000 words (the graph the bench runs on GloVe, without loading GloVe here).
  */
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { implementations } from '../../shared/lab/checkpoint.ts';
+import { SifEmbedder } from '../../shared/embed/sif.ts';
 import { buildEncoderModel, TINY_ENCODER } from '../../shared/model/encoder.ts';
 import { openSession } from '../../shared/model/session.ts';
+import { buildStaticSifModel } from '../../shared/model/static-sif.ts';
+import { mulberry32 } from '../../shared/util/random.ts';
 import { mixedLengths, mixedTexts, sessionRunBatch } from './data.ts';
 
 type Mod = typeof import('./after.ts');
@@ -75,6 +79,45 @@ async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
 afterEach(() => {
   vi.useRealTimers();
 });
+
+type RowRun = import('./after.ts').RunBatch<number[], Float32Array>;
+
+/**
+ * Runs `texts` through `impl`'s embedder over `run`, all at once, and checks each row against the row of its text run
+ * alone (one run of one list), component by component within 1e-5.
+ */
+async function expectRowsAsAlone(impl: Mod, run: RowRun, texts: number[][], unit: string): Promise<void> {
+  const alone: Float32Array[] = [];
+  for (const t of texts) alone.push((await run([t]))[0]);
+  const e = impl.createEmbedder(run, { maxBatch: 16, maxWaitMs: 1, maxTokens: 512 });
+  const got = await within(3_000, Promise.all(texts.map((t) => e.embed(t))), `the ${texts.length} requests were still waiting`);
+  await e.close();
+  let worst = 0;
+  let at = -1;
+  got.forEach((row, i) => {
+    for (let j = 0; j < row.length; j++) {
+      const d = Math.abs(row[j] - alone[i][j]);
+      if (d > worst) [worst, at] = [d, i];
+    }
+  });
+  expect(worst, `request ${at} (${texts[at]?.length} ${unit}): its row differs from the text run alone by ${worst.toExponential(2)} (allowed 1e-5)`).toBeLessThanOrEqual(1e-5);
+}
+
+/**
+ * The static SIF model of a seeded word table: `count` words w0…w(count−1) (rank = frequency order) with seeded
+ * 100-d vectors, SIF weights from their ranks, fitted (principal component removed) on seeded sentences.
+ */
+async function seededStaticModel(count = 3_000): Promise<{ bytes: Uint8Array; rows: number }> {
+  const rand = mulberry32(808);
+  const dim = 100;
+  const words = Array.from({ length: count }, (_, i) => `w${i}`);
+  const vectors = Float32Array.from({ length: count * dim }, () => rand() * 2 - 1);
+  const sif = new SifEmbedder({ dim, count, words, index: new Map(words.map((w, i) => [w, i])), vectors });
+  const sentences = Array.from({ length: 200 }, () => Array.from({ length: 5 + Math.floor(rand() * 20) }, () => words[Math.floor(count * rand() ** 2)]).join(' '));
+  await sif.fit(sentences);
+  const model = buildStaticSifModel(sif);
+  return { bytes: model.bytes, rows: model.vocab.rows };
+}
 
 describe.each(await implementations<Mod>(import.meta.url))('%s', (name, impl) => {
   const grouping = name === 'before' ? it.skip : it;
@@ -265,22 +308,25 @@ describe.each(await implementations<Mod>(import.meta.url))('%s', (name, impl) =>
     });
 
     it('returns, for 96 concurrent mixed-length requests, the rows each text gets run alone (within 1e-5)', async () => {
-      const texts = mixedTexts(96, 1000, 1, 60, 21);
-      const run = sessionRunBatch(session);
-      const alone: Float32Array[] = [];
-      for (const t of texts) alone.push((await run([t]))[0]);
-      const e = impl.createEmbedder(run, { maxBatch: 16, maxWaitMs: 1, maxTokens: 512 });
-      const got = await within(3_000, Promise.all(texts.map((t) => e.embed(t))), 'the 96 requests were still waiting');
-      await e.close();
-      let worst = 0;
-      let at = -1;
-      got.forEach((row, i) => {
-        for (let j = 0; j < row.length; j++) {
-          const d = Math.abs(row[j] - alone[i][j]);
-          if (d > worst) [worst, at] = [d, i];
-        }
-      });
-      expect(worst, `request ${at} (${texts[at]?.length} tokens): its row differs from the text run alone by ${worst.toExponential(2)} (allowed 1e-5)`).toBeLessThanOrEqual(1e-5);
+      await expectRowsAsAlone(impl, sessionRunBatch(session), mixedTexts(96, 1000, 1, 60, 21), 'tokens');
+    });
+  });
+
+  describe("on the engine's static SIF graph (a seeded table of 3,000 words)", () => {
+    let session: Awaited<ReturnType<typeof openSession>>;
+    let rows = 0;
+    beforeAll(async () => {
+      const model = await seededStaticModel();
+      rows = model.rows;
+      session = await openSession(model.bytes);
+    });
+    afterAll(() => session?.release());
+
+    it('returns, for 96 concurrent requests of 0-60 word ids, the rows each text gets run alone (within 1e-5)', async () => {
+      // two texts with no known word (no ids): the zero row, batched or not
+      const texts = [...mixedTexts(94, rows, 1, 60, 23), [], []];
+      texts.splice(40, 0, texts.pop()!);
+      await expectRowsAsAlone(impl, sessionRunBatch(session), texts, 'ids');
     });
   });
 });
