@@ -215,7 +215,7 @@ export function httpRpcClient(baseUrl: string, opts: HttpRpcClientOptions = {}):
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (opts.secret !== undefined) headers[TOKEN_HEADER] = opts.secret;
       if (budget !== undefined) headers[DEADLINE_HEADER] = String(Math.max(0, Math.floor(budget)));
-      const signals = [callOpts.signal, budget === undefined ? undefined : AbortSignal.timeout(Math.max(1, budget))].filter(
+      const signals = [callOpts.signal, budget === undefined ? undefined : AbortSignal.timeout(Math.max(1, Math.ceil(budget)))].filter(
         (s): s is AbortSignal => s !== undefined,
       );
       const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);

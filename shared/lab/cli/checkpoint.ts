@@ -88,7 +88,7 @@ async function main(): Promise<number> {
     if (!ok && impl === 'exercise') {
       process.stdout.write(
         `    → edit ${path.relative(REPO_ROOT, path.join(l.path, 'exercise.ts'))}, then run \`npm run checkpoint -- ${l.dir}\` again.\n` +
-          `      measure it: npm run t1 -- --only ${l.dir} --impl exercise · stuck? npm run hint -- ${l.dir}\n`,
+          `      measure it: npm run ${l.chapter} -- --only ${l.dir} --impl exercise · stuck? npm run hint -- ${l.dir}\n`,
       );
     }
     if (ok && impl === 'exercise') {
