@@ -1,0 +1,168 @@
+/**
+ * `npm run t4:up`: the engine split into services on loopback, under one supervisor.
+ *
+ *     npm run t4:up -- --shards 2 --port 8080
+ *
+ * Starts N retriever shards and the embedder (each its own process, 127.0.0.1, ephemeral ports, the service
+ * credential in their environment), then the gateway on --port, and prints the gateway's URL on stdout. Progress and
+ * restart reasons go to stderr. Ctrl-C (SIGINT) or SIGTERM stops everything. `startSplit` is the same start-up for
+ * tests and lessons.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureIndex, hasIndex } from '../serve/build-index.ts';
+import { ACCESS_FLAGS, ACCESS_USAGE, accessOptions, prepareKeys } from '../serve/access-cli.ts';
+import { fail, numberFlag, parseCli } from '../util/cli.ts';
+import { REPO_ROOT } from '../util/paths.ts';
+import type { GatewayServerOptions } from './gateway.ts';
+import { Supervisor, type Service, type SupervisorOptions } from './supervisor.ts';
+
+/** The index the split serves by default: the Brown corpus with exact vectors (built on first start, ~6 s). */
+export const DEFAULT_SPLIT_INDEX = '.cache/idx-brown-flat';
+
+/** Builds the default index (Brown, exact vectors) when `dir` holds none. */
+export async function ensureSplitIndex(dir = path.resolve(REPO_ROOT, DEFAULT_SPLIT_INDEX), log?: (m: string) => void): Promise<string> {
+  try {
+    return await ensureIndex(dir, { engine: { vector: { kind: 'flat' } }, log });
+  } catch (err) {
+    // another process built it at the same time and renamed its copy into place first
+    if (hasIndex(dir)) return dir;
+    throw err;
+  }
+}
+
+export interface SplitOptions {
+  /** A saved index with exact vectors. */
+  index: string;
+  shards: number;
+  /** The gateway's port; 0 = ephemeral. */
+  port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Keys and limits of the gateway; default open (loopback development). */
+  server?: GatewayServerOptions;
+  /** Per-shard deadline of the gateway, ms (default the gateway's, 1000). */
+  shardDeadlineMs?: number;
+  supervisor?: SupervisorOptions;
+  /** Extra environment of every service. */
+  env?: Record<string, string>;
+  /** A module exporting `searchShards` for the gateway to fan out with (a lesson's exercise); default the engine's. */
+  fanOutModule?: string;
+}
+
+export interface Split {
+  supervisor: Supervisor;
+  gateway: Service;
+  shards: Service[];
+  embedder: Service;
+  url: string;
+  /** Starts another gateway over the same shards and embedder (a lesson measures the learner's fan-out beside the engine's). */
+  addGateway(name: string, fanOutModule?: string): Promise<Service>;
+  stop(): Promise<void>;
+}
+
+/** Starts the shards and the embedder (in parallel), then the gateway; resolves when all are ready. */
+export async function startSplit(opts: SplitOptions): Promise<Split> {
+  const sup = new Supervisor(opts.supervisor);
+  const env = opts.env ?? {};
+  try {
+    const [embedder, ...shards] = await Promise.all([
+      sup.start({ name: 'embedder', script: 'shared/services/embedder-service.ts', args: ['--index', opts.index], env }),
+      ...Array.from({ length: opts.shards }, (_, i) =>
+        sup.start({ name: `shard-${i}`, script: 'shared/services/shard-service.ts', args: ['--index', opts.index, '--shard', String(i), '--shards', String(opts.shards)], env }),
+      ),
+    ]);
+    const startGateway = (name: string, port: number, fanOutModule: string | undefined) =>
+      sup.start({
+        name,
+        script: 'shared/services/gateway.ts',
+        args: ['--host', opts.host ?? '127.0.0.1'],
+        port,
+        env: {
+          ...env,
+          RAG_SHARD_URLS: shards.map((s) => s.url).join(','),
+          RAG_EMBEDDER_URL: embedder.url,
+          RAG_GATEWAY_SERVER: JSON.stringify(opts.server ?? { auth: false }),
+          ...(opts.shardDeadlineMs !== undefined ? { RAG_SHARD_DEADLINE_MS: String(opts.shardDeadlineMs) } : {}),
+          ...(fanOutModule !== undefined ? { RAG_GATEWAY_FANOUT: path.resolve(fanOutModule) } : {}),
+        },
+      });
+    const gateway = await startGateway('gateway', opts.port, opts.fanOutModule);
+    return {
+      supervisor: sup,
+      gateway,
+      shards,
+      embedder,
+      url: gateway.url,
+      addGateway: (name, fanOutModule) => startGateway(name, 0, fanOutModule),
+      stop: () => sup.stop(),
+    };
+  } catch (err) {
+    await sup.stop();
+    throw err;
+  }
+}
+
+const USAGE = `
+Usage: npm run t4:up -- [--shards N] [--port P] [--index <dir>] [options]
+
+The engine split into services on loopback (t4_scalable_architecture/00-service-split): N retriever shards, the
+embedder and the gateway, each its own process under one supervisor that restarts whatever dies. Prints the
+gateway's URL on stdout; progress on stderr. Ctrl-C stops everything.
+
+  POST <url>/v1/query {query, k?, mode?}  → {hits, timings, partial, missingShards}
+
+Options:
+  --shards N               retriever shards (default 2)
+  --port P                 the gateway's port (default 8080; 0 = any free port)
+  --host H                 the gateway's address (default 127.0.0.1; the internal services always listen on
+                           127.0.0.1 and answer only calls carrying the per-run service credential)
+  --index <dir>            a saved index with exact vectors (npm run index -- --vector flat …); default
+                           ${DEFAULT_SPLIT_INDEX}, built from the Brown corpus on first start
+  --shard-deadline-ms MS   how long the gateway waits for each shard before answering without it, flagged
+                           partial (default 1000)
+  -h, --help               show this help
+${ACCESS_USAGE}
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseCli(USAGE, {
+    shards: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    index: { type: 'string' },
+    'shard-deadline-ms': { type: 'string' },
+    ...ACCESS_FLAGS,
+  });
+  const shards = numberFlag('shards', values.shards, 2, (n) => Number.isInteger(n) && n >= 1 && n <= 64);
+  const port = numberFlag('port', values.port ?? process.env.PORT, 8080, (n) => Number.isInteger(n) && n >= 0 && n < 65536);
+  const host = values.host ?? '127.0.0.1';
+  const shardDeadlineMs = numberFlag('shard-deadline-ms', values['shard-deadline-ms'], 1000, (n) => n > 0);
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const access = accessOptions(values, host, process.env.REDIS_URL || undefined);
+  prepareKeys(access.keysFile, (m) => log(`warning: ${m}`));
+  const server: GatewayServerOptions = { auth: access.server.auth ?? false, rateLimit: access.server.rateLimit };
+  let index: string;
+  if (values.index) index = path.resolve(values.index);
+  else {
+    log(`index: ${DEFAULT_SPLIT_INDEX} (built from the Brown corpus on first start)`);
+    index = await ensureSplitIndex(undefined, (m) => log(`index: ${m}`));
+  }
+  log(`starting ${shards} shard(s), the embedder and the gateway…`);
+  const split = await startSplit({ index, shards, port, host, server, shardDeadlineMs, supervisor: { log } });
+  log(`ready: gateway ${split.url} → embedder ${split.embedder.url}, shards ${split.shards.map((s) => s.url).join(' ')}`);
+  process.stdout.write(`${split.url}\n`);
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping every service…`);
+    split.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: Error) => fail(err.message, 1));
+}

@@ -1,0 +1,210 @@
+/**
+ * A retriever shard as a service: shard i of N of a saved index (partitioned by `shardOf`, as in
+ * shared/index/sharded.ts) behind an HTTP RPC server (http-rpc.ts) in its own process. It is `ShardWorker`'s logic
+ * with a network hop in place of a message port: the gateway (gateway.ts) fans a query out to every shard and merges.
+ *
+ * Methods (POST /rpc/<method>, `x-internal-token` required):
+ *
+ *     stats  {}  → {shard, shards, docs, totalLength, terms, df}     its own BM25 statistics (for `collectionStats`)
+ *     search {k, tokens?, stats?, vector?} → {text, dense, chunks}   its own top k by BM25 (scored with the given
+ *                                                                    collection statistics) and by exact cosine,
+ *                                                                    and the chunks those labels hold
+ *
+ * `stats.df` in a search is a list of `[term, df]` pairs (a Map does not survive JSON). Vectors and scores cross as
+ * JSON numbers: a float32 widened to a double prints and parses back to the same double, so nothing is rounded.
+ *
+ * The shard is built from the same saved index the monolith serves (`npm run index`): it loads the engine, keeps the
+ * chunks of its labels (their postings, vectors and text) and lets the rest go. The index must hold exact vectors
+ * (`vector.kind: 'flat'`): an approximate graph split into N graphs does not return what one graph returns, and the
+ * split's answers are checked against the monolith's.
+ *
+ * Run as a process (the supervisor does this): `node --import tsx shared/services/shard-service.ts --index <dir>
+ * --shard 0 --shards 2 [--port P]`, the secret in env RAG_INTERNAL_TOKEN. It tells a parent that forked it where it
+ * listens (`{type: 'listening', url}` over IPC) and exits when that parent goes away.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadEngine, type Engine } from '../engine.ts';
+import { RagError } from '../errors.ts';
+import { indexText } from '../corpus/chunk.ts';
+import { Bm25Shard, shardOf, type QueryStats } from '../index/sharded.ts';
+import { FlatIndex } from '../index/flat.ts';
+import { createAnalyzer } from '../text/analyzer.ts';
+import type { Chunk, Metadata, ScoredLabel } from '../types.ts';
+import { serveHttpRpc, type HttpRpcServer } from './http-rpc.ts';
+import { RpcError, type RpcHandler } from './rpc.ts';
+
+/** What a hit shows of its chunk (the monolith's `Hit` without rank and scores). */
+export interface ChunkView {
+  chunkId: string;
+  docId: string;
+  title?: string;
+  text: string;
+  position: number;
+  metadata: Metadata;
+}
+
+/** One shard's part of the collection, in memory. */
+export interface ShardPart {
+  shard: number;
+  shards: number;
+  bm25: Bm25Shard;
+  vectors: FlatIndex;
+  chunks: Map<number, ChunkView>;
+}
+
+/** The wire form of `ShardTermStats` (typed arrays become plain arrays). */
+export interface ShardStatsReply {
+  shard: number;
+  shards: number;
+  docs: number;
+  totalLength: number;
+  terms: string[];
+  df: number[];
+}
+
+export interface ShardSearchRequest {
+  k: number;
+  tokens?: string[];
+  /** The collection's statistics of the query's terms: `df` as `[term, df]` pairs. */
+  stats?: { docs: number; totalLength: number; df: [string, number][] };
+  vector?: number[];
+}
+
+export interface ShardSearchReply {
+  text: ScoredLabel[];
+  dense: ScoredLabel[];
+  /** The chunk of every label in `text` and `dense`. */
+  chunks: Record<string, ChunkView>;
+}
+
+export function chunkView(c: Chunk): ChunkView {
+  return { chunkId: c.id, docId: c.docId, ...(c.title !== undefined ? { title: c.title } : {}), text: c.text, position: c.position, metadata: c.metadata };
+}
+
+/**
+ * Shard `shard` of `shards` of an engine's collection: the labels `shardOf` gives it, their BM25 postings (analysed
+ * as the engine analyses them), their vectors (the engine's exact index) and their chunks.
+ */
+export function partFromEngine(engine: Engine, shard: number, shards: number): ShardPart {
+  if (!Number.isInteger(shards) || shards <= 0) throw new RagError('INVALID_INPUT', `shards must be a positive integer, got ${shards}`);
+  if (!Number.isInteger(shard) || shard < 0 || shard >= shards) throw new RagError('INVALID_INPUT', `shard must be in [0, ${shards - 1}], got ${shard}`);
+  const all = engine.vectors;
+  if (!(all instanceof FlatIndex)) {
+    throw new RagError(
+      'INVALID_INPUT',
+      `a shard service needs an index with exact vectors (vector kind 'flat'), this one holds '${all.kind}': build it with npm run index -- --vector flat`,
+    );
+  }
+  const analyzer = createAnalyzer();
+  const labels = all.labels().filter((l) => shardOf(l, shards) === shard).sort((a, b) => a - b);
+  const tokens: string[][] = [];
+  const chunks = new Map<number, ChunkView>();
+  const vectors = new FlatIndex({ dim: all.dim, initialCapacity: Math.max(1, labels.length) });
+  const rows: Float32Array[] = [];
+  for (const l of labels) {
+    const c = engine.chunk(l);
+    if (!c) throw new RagError('CORRUPT', `label ${l} has a vector but no chunk`);
+    tokens.push(analyzer.analyze(indexText(c)));
+    chunks.set(l, chunkView(c));
+    rows.push(Float32Array.from(all.vector(l)!));
+  }
+  vectors.add(labels, rows);
+  return { shard, shards, bm25: Bm25Shard.build(labels, tokens, engine.config.bm25), vectors, chunks };
+}
+
+function statsOf(req: ShardSearchRequest['stats']): QueryStats | undefined {
+  if (req === undefined) return undefined;
+  if (typeof req !== 'object' || !Array.isArray(req.df)) throw new RpcError('INVALID_ARGUMENT', 'stats.df must be a list of [term, df] pairs');
+  return { docs: req.docs, totalLength: req.totalLength, df: new Map(req.df) };
+}
+
+/** The shard's methods over one part (also served in-process by lessons and tests). */
+export function shardHandler(part: ShardPart): RpcHandler {
+  return async (method, body) => {
+    if (method === 'stats') {
+      const s = part.bm25.termStats();
+      const reply: ShardStatsReply = { shard: part.shard, shards: part.shards, docs: s.docs, totalLength: s.totalLength, terms: s.terms, df: Array.from(s.df) };
+      return reply;
+    }
+    if (method === 'search') {
+      const req = body as ShardSearchRequest;
+      if (!req || typeof req !== 'object' || !Number.isInteger(req.k) || req.k <= 0) throw new RpcError('INVALID_ARGUMENT', 'search needs {k: positive integer}');
+      const out: ShardSearchReply = { text: [], dense: [], chunks: {} };
+      if (req.tokens && req.tokens.length > 0) out.text = part.bm25.search(req.tokens, req.k, statsOf(req.stats));
+      if (req.vector) {
+        if (!Array.isArray(req.vector) || req.vector.length !== part.vectors.dim) {
+          throw new RpcError('INVALID_ARGUMENT', `vector must be ${part.vectors.dim} numbers`);
+        }
+        out.dense = part.vectors.search(Float32Array.from(req.vector), req.k);
+      }
+      for (const h of out.text) out.chunks[h.label] = part.chunks.get(h.label)!;
+      for (const h of out.dense) out.chunks[h.label] = part.chunks.get(h.label)!;
+      return out;
+    }
+    throw new RpcError('NOT_FOUND', `shard service has no method "${method}" (stats, search)`);
+  };
+}
+
+export interface ShardServiceOptions {
+  /** A saved index (exact vectors). */
+  index: string;
+  shard: number;
+  shards: number;
+  /** The service credential; default env RAG_INTERNAL_TOKEN. */
+  secret?: string;
+  /** Default 0 (ephemeral). */
+  port?: number;
+}
+
+/** Loads the index, keeps shard `shard` of it, serves it. Ready (GET /readyz 200) once its part is built. */
+export async function startShardService(opts: ShardServiceOptions): Promise<HttpRpcServer & { part: ShardPart }> {
+  const engine = await loadEngine(opts.index, { llm: null });
+  const part = partFromEngine(engine, opts.shard, opts.shards);
+  const server = await serveHttpRpc(shardHandler(part), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0 });
+  return Object.assign(server, { part });
+}
+
+/** The process side shared by every service: argv flags, `listening` to the parent over IPC, exit with it. */
+export function serviceMain(name: string, start: () => Promise<{ url: string; close(): Promise<void> }>): void {
+  const stop = (server: { close(): Promise<void> } | undefined, code: number) => {
+    const done = () => process.exit(code);
+    if (!server) return done();
+    const t = setTimeout(done, 2000);
+    t.unref();
+    server.close().then(done, done);
+  };
+  start().then(
+    (server) => {
+      process.stderr.write(`${name}: listening on ${server.url}\n`);
+      process.send?.({ type: 'listening', url: server.url });
+      process.on('disconnect', () => stop(server, 0));
+      process.on('SIGTERM', () => stop(server, 0));
+      process.on('SIGINT', () => stop(server, 0));
+    },
+    (err: Error) => {
+      process.stderr.write(`${name}: failed to start: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+/** `--name value` flags of a service process. */
+export function flag(name: string, fallback?: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? process.argv[i + 1] : undefined;
+  if (v === undefined) {
+    if (fallback !== undefined) return fallback;
+    process.stderr.write(`error: --${name} is required\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const shard = Number(flag('shard'));
+  const shards = Number(flag('shards'));
+  serviceMain(`shard ${shard}/${shards}`, () =>
+    startShardService({ index: flag('index'), shard, shards, port: Number(flag('port', '0')) }),
+  );
+}
