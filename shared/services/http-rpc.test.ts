@@ -101,3 +101,23 @@ describe('http-rpc', () => {
     expect(((await res.json()) as { code: string }).code).toBe('INVALID_ARGUMENT');
   });
 });
+
+describe('http-rpc close', () => {
+  it('close() returns once an in-flight call is answered, though its kept-alive connection was busy when it began', async () => {
+    let release!: () => void;
+    const server = await serveHttpRpc(async () => {
+      await new Promise<void>((r) => (release = r));
+      return 'done';
+    });
+    const client = httpRpcClient(server.url);
+    open.push(client);
+    const call = client.call('slow', {});
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    const closed = server.close();
+    release();
+    expect(await call).toBe('done');
+    await closed;
+    expect(Date.now() - t0).toBeLessThan(2_000); // not the 65 s keep-alive timeout
+  });
+});

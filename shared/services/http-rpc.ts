@@ -54,6 +54,8 @@ export interface HttpRpcServerOptions {
   maxBodyBytes?: number;
   /** `GET /readyz` answers 200 when this returns true (default: always ready). */
   ready?: () => boolean;
+  /** On `close()`, how long a connection may stay open after the server stops accepting, ms; default 5,000. */
+  closeGraceMs?: number;
 }
 
 export interface HttpRpcServer {
@@ -177,7 +179,15 @@ export async function serveHttpRpc(handler: RpcHandler, opts: HttpRpcServerOptio
     close: () =>
       new Promise<void>((resolve) => {
         draining = true;
-        server.close(() => resolve());
+        // Kept-alive connections that are busy now are closed as soon as their answer is out (else each would stay
+        // open for the idle timeout, and close() with it); anything still open after `closeGraceMs` is cut.
+        const sweep = setInterval(() => server.closeIdleConnections(), 25);
+        const grace = setTimeout(() => server.closeAllConnections(), opts.closeGraceMs ?? 5_000);
+        server.close(() => {
+          clearInterval(sweep);
+          clearTimeout(grace);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };
