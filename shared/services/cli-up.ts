@@ -2,6 +2,7 @@
  * `npm run t4:up`: the engine split into services on loopback, under one supervisor.
  *
  *     npm run t4:up -- --shards 2 --port 8080
+ *     npm run t4:up -- --shards 2 --replicas 2 --cpus 0,1    # each shard as 2 processes, pinned (t4 lesson 05)
  *
  * Starts N retriever shards and the embedder (each its own process, 127.0.0.1, ephemeral ports, the service
  * credential in their environment), then the gateway on --port, and prints the gateway's URL on stdout. Progress and
@@ -48,16 +49,34 @@ export interface SplitOptions {
   env?: Record<string, string>;
   /** A module exporting `searchShards` for the gateway to fan out with (a lesson's exercise); default the engine's. */
   fanOutModule?: string;
+  /** Processes per shard, each a full copy of its part; the gateway balances over them (replica-set.ts). Default 1. */
+  replicas?: number;
+  /**
+   * CPU lists (`taskset -c`) the retriever processes are pinned to, in turn: replica r of shard s gets
+   * `cpus[(s × replicas + r) % cpus.length]`. Default: not pinned.
+   */
+  cpus?: string[];
+  /** CPU list of the gateway and of the embedder (`taskset -c`); default not pinned. */
+  gatewayCpus?: string;
+  embedderCpus?: string;
 }
 
 export interface Split {
   supervisor: Supervisor;
   gateway: Service;
+  /** The first replica of each shard (all of them when `replicas` is 1). */
   shards: Service[];
+  /** Every replica: `replicas[s][r]` is replica r of shard s. */
+  replicas: Service[][];
   embedder: Service;
   url: string;
   /** Starts another gateway over the same shards and embedder (a lesson measures the learner's fan-out beside the engine's). */
   addGateway(name: string, fanOutModule?: string): Promise<Service>;
+  /**
+   * Starts another gateway over the URLs given per shard (`shardUrls[s]`: the replicas, or one balancer's URL): a
+   * replica-set gateway (replica-gateway.ts) when any shard has more than one URL, else gateway.ts.
+   */
+  addGatewayOver(name: string, shardUrls: string[][], opts?: { cpus?: string; pickModule?: string }): Promise<Service>;
   stop(): Promise<void>;
 }
 
@@ -66,25 +85,40 @@ export async function startSplit(opts: SplitOptions): Promise<Split> {
   const sup = new Supervisor(opts.supervisor);
   const env = opts.env ?? {};
   try {
-    const [embedder, ...shards] = await Promise.all([
-      sup.start({ name: 'embedder', script: 'shared/services/embedder-service.ts', args: ['--index', opts.index], env }),
-      ...Array.from({ length: opts.shards }, (_, i) =>
-        sup.start({ name: `shard-${i}`, script: 'shared/services/shard-service.ts', args: ['--index', opts.index, '--shard', String(i), '--shards', String(opts.shards)], env }),
-      ),
+    const R = opts.replicas ?? 1;
+    const pin = (cpus: string | undefined) => (cpus !== undefined ? { cpus } : {});
+    const shardCpus = (s: number, r: number) => (opts.cpus && opts.cpus.length > 0 ? opts.cpus[(s * R + r) % opts.cpus.length] : undefined);
+    const [embedder, ...flat] = await Promise.all([
+      sup.start({ name: 'embedder', script: 'shared/services/embedder-service.ts', args: ['--index', opts.index], env, ...pin(opts.embedderCpus) }),
+      ...Array.from({ length: opts.shards * R }, (_, j) => {
+        const [i, r] = [Math.floor(j / R), j % R];
+        return sup.start({
+          name: R === 1 ? `shard-${i}` : `shard-${i}.${r}`,
+          script: 'shared/services/shard-service.ts',
+          args: ['--index', opts.index, '--shard', String(i), '--shards', String(opts.shards)],
+          env,
+          ...pin(shardCpus(i, r)),
+        });
+      }),
     ]);
-    const startGateway = (name: string, port: number, fanOutModule: string | undefined) =>
+    const replicas = Array.from({ length: opts.shards }, (_, i) => flat.slice(i * R, (i + 1) * R));
+    const shards = replicas.map((r) => r[0]);
+    const startGateway = (name: string, port: number, fanOutModule: string | undefined, shardUrls = replicas.map((r) => r.map((s) => s.url)), cpus = opts.gatewayCpus, pickModule?: string) =>
       sup.start({
         name,
-        script: 'shared/services/gateway.ts',
+        script: shardUrls.some((u) => u.length > 1) ? 'shared/services/replica-gateway.ts' : 'shared/services/gateway.ts',
         args: ['--host', opts.host ?? '127.0.0.1'],
         port,
+        ...pin(cpus),
         env: {
           ...env,
-          RAG_SHARD_URLS: shards.map((s) => s.url).join(','),
+          RAG_SHARD_URLS: shardUrls.map((u) => u[0]).join(','),
+          RAG_SHARD_REPLICAS: JSON.stringify(shardUrls),
           RAG_EMBEDDER_URL: embedder.url,
           RAG_GATEWAY_SERVER: JSON.stringify(opts.server ?? { auth: false }),
           ...(opts.shardDeadlineMs !== undefined ? { RAG_SHARD_DEADLINE_MS: String(opts.shardDeadlineMs) } : {}),
           ...(fanOutModule !== undefined ? { RAG_GATEWAY_FANOUT: path.resolve(fanOutModule) } : {}),
+          ...(pickModule !== undefined ? { RAG_REPLICA_PICK: path.resolve(pickModule) } : {}),
         },
       });
     const gateway = await startGateway('gateway', opts.port, opts.fanOutModule);
@@ -92,9 +126,11 @@ export async function startSplit(opts: SplitOptions): Promise<Split> {
       supervisor: sup,
       gateway,
       shards,
+      replicas,
       embedder,
       url: gateway.url,
       addGateway: (name, fanOutModule) => startGateway(name, 0, fanOutModule),
+      addGatewayOver: (name, shardUrls, o = {}) => startGateway(name, 0, undefined, shardUrls, o.cpus ?? opts.gatewayCpus, o.pickModule),
       stop: () => sup.stop(),
     };
   } catch (err) {
@@ -104,7 +140,7 @@ export async function startSplit(opts: SplitOptions): Promise<Split> {
 }
 
 const USAGE = `
-Usage: npm run t4:up -- [--shards N] [--port P] [--index <dir>] [options]
+Usage: npm run t4:up -- [--shards N] [--replicas R] [--cpus LIST] [--port P] [--index <dir>] [options]
 
 The engine split into services on loopback (t4_scalable_architecture/00-service-split): N retriever shards, the
 embedder and the gateway, each its own process under one supervisor that restarts whatever dies. Prints the
@@ -114,6 +150,11 @@ gateway's URL on stdout; progress on stderr. Ctrl-C stops everything.
 
 Options:
   --shards N               retriever shards (default 2)
+  --replicas R             processes per shard, each a full copy of its part; the gateway balances over them
+                           (least outstanding calls, a replica that is down skipped; t4 lesson 05). Default 1
+  --cpus LIST              pin the retriever processes to CPUs, in turn, with taskset: '0,1' puts replica r of
+                           shard s on CPU (s×R + r) mod 2; '0-1/2-3' (slash-separated lists) gives each a set.
+                           Default: not pinned
   --port P                 the gateway's port (default 8080; 0 = any free port)
   --host H                 the gateway's address (default 127.0.0.1; the internal services always listen on
                            127.0.0.1 and answer only calls carrying the per-run service credential)
@@ -132,11 +173,16 @@ async function main(): Promise<void> {
     host: { type: 'string' },
     index: { type: 'string' },
     'shard-deadline-ms': { type: 'string' },
+    replicas: { type: 'string' },
+    cpus: { type: 'string' },
     ...ACCESS_FLAGS,
   });
   const shards = numberFlag('shards', values.shards, 2, (n) => Number.isInteger(n) && n >= 1 && n <= 64);
   const port = numberFlag('port', values.port ?? process.env.PORT, 8080, (n) => Number.isInteger(n) && n >= 0 && n < 65536);
   const host = values.host ?? '127.0.0.1';
+  const replicas = numberFlag('replicas', values.replicas, 1, (n) => Number.isInteger(n) && n >= 1 && n <= 64);
+  const cpus = values.cpus === undefined ? undefined : values.cpus.includes('/') ? values.cpus.split('/') : values.cpus.split(',');
+  if (cpus && cpus.some((c) => !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(c))) fail(`--cpus ${values.cpus}: expected CPU numbers like 0,1 or lists like 0-1/2-3`, 2);
   const shardDeadlineMs = numberFlag('shard-deadline-ms', values['shard-deadline-ms'], 1000, (n) => n > 0);
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const access = accessOptions(values, host, process.env.REDIS_URL || undefined);
@@ -148,9 +194,9 @@ async function main(): Promise<void> {
     log(`index: ${DEFAULT_SPLIT_INDEX} (built from the Brown corpus on first start)`);
     index = await ensureSplitIndex(undefined, (m) => log(`index: ${m}`));
   }
-  log(`starting ${shards} shard(s), the embedder and the gateway…`);
-  const split = await startSplit({ index, shards, port, host, server, shardDeadlineMs, supervisor: { log } });
-  log(`ready: gateway ${split.url} → embedder ${split.embedder.url}, shards ${split.shards.map((s) => s.url).join(' ')}`);
+  log(`starting ${shards} shard(s)${replicas > 1 ? ` × ${replicas} replicas` : ''}, the embedder and the gateway…`);
+  const split = await startSplit({ index, shards, replicas, cpus, port, host, server, shardDeadlineMs, supervisor: { log } });
+  log(`ready: gateway ${split.url} → embedder ${split.embedder.url}, shards ${split.replicas.map((r) => r.map((s) => s.url).join('|')).join(' ')}`);
   process.stdout.write(`${split.url}\n`);
   let stopping = false;
   const stop = (sig: string) => {

@@ -8,7 +8,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Supervisor } from './supervisor.ts';
+import { existsSync } from 'node:fs';
+import { Supervisor, TASKSET } from './supervisor.ts';
 
 let dir: string;
 let script: string;
@@ -123,5 +124,17 @@ describe('Supervisor', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(svcs.map((s) => s.state)).toEqual(['stopped', 'stopped', 'stopped']);
     expect(log.filter((l) => /restart/.test(l))).toEqual([]);
+  });
+  it.skipIf(!existsSync(TASKSET) || !existsSync('/proc/self/status'))('pins a service to its CPUs (cpus: taskset -c), the same process keeps its IPC channel and pid', async () => {
+    const log: string[] = [];
+    const sup = supervisor(log);
+    const svc = await sup.start({ name: 'g', script, cpus: '0', env: { COUNTER: join(dir, 'g.count') } });
+    const status = await readFile(`/proc/${svc.pid}/status`, 'utf8');
+    expect(/Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1], 'the child is not pinned to CPU 0').toBe('0');
+    expect(await (await fetch(`${svc.url}/readyz`)).text()).toBe('ok');
+    const argv = JSON.parse(await (await fetch(`${svc.url}/argv`)).text()) as string[];
+    expect(argv[0]).toBe(process.execPath);
+    await sup.stop();
+    expect(alive(svc.pid)).toBe(false);
   });
 });

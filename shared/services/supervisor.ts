@@ -26,6 +26,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { REPO_ROOT } from '../util/paths.ts';
 
+/** util-linux's taskset, which `ServiceSpec.cpus` pins a child with. */
+export const TASKSET = process.env.TASKSET ?? '/usr/bin/taskset';
+
 export interface ServiceSpec {
   /** Unique name, used in logs. */
   name: string;
@@ -36,6 +39,11 @@ export interface ServiceSpec {
   env?: Record<string, string>;
   /** First port; default 0 (ephemeral, then kept for restarts). */
   port?: number;
+  /**
+   * Pin the process (and its restarts) to these CPUs, a `taskset -c` list ('1', '0,2', '0-3'): the child is started
+   * as `taskset -c <cpus> node …` (Linux, util-linux). Default: not pinned.
+   */
+  cpus?: string;
 }
 
 export interface SupervisorOptions {
@@ -131,9 +139,11 @@ export class Supervisor {
   private async launch(svc: Service): Promise<void> {
     const { spec } = svc;
     const args = [...(spec.args ?? []), '--port', String(svc.port)];
+    // pinned: taskset execs node in place (same pid, same IPC channel), with the CPU list as its affinity
+    const pin = spec.cpus !== undefined ? { execPath: TASKSET, execArgv: ['-c', spec.cpus, process.execPath, '--import', 'tsx'] } : { execArgv: ['--import', 'tsx'] };
     const child = fork(path.resolve(REPO_ROOT, spec.script), args, {
       cwd: REPO_ROOT,
-      execArgv: ['--import', 'tsx'],
+      ...pin,
       env: { ...process.env, ...spec.env, RAG_INTERNAL_TOKEN: this.secret },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
