@@ -15,13 +15,17 @@
  *
  * The shard answers `search` with `{ shard, q, hits }` (a few fake hits: this is about the network, not retrieval)
  * and counts every call that reaches it, answered or not. `faultyHandler` is the same fault injection in-process.
+ *
+ * With `forwardTo: <url>` it is a fault-injecting proxy in front of a real service instead (t4/08 puts one before a
+ * retriever shard and one before the embedder): every call, past its faults, is sent on to that http-rpc service
+ * with the budget the call has left and the same credential (`secret`).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '../util/random.ts';
 import { REPO_ROOT } from '../util/paths.ts';
-import { serveHttpRpc, type HttpRpcServer } from './http-rpc.ts';
+import { httpRpcClient, serveHttpRpc, type HttpRpcServer } from './http-rpc.ts';
 import { RpcError, type RpcHandler } from './rpc.ts';
 
 export interface Fault {
@@ -48,6 +52,7 @@ export interface UpstreamStats {
 export function faultyHandler(handler: RpcHandler, fault: () => Fault, stats: UpstreamStats, seed = 1): RpcHandler {
   const rand = mulberry32(seed);
   return async (method, req, ctx) => {
+    arrivals.set(ctx, performance.now());
     stats.arrivals++;
     stats.inFlight++;
     try {
@@ -88,6 +93,18 @@ export function shardHandler(name: string): RpcHandler {
   };
 }
 
+/** Sends every call on to the http-rpc service at `url`, with what is left of the call's budget (a proxy). */
+export function forwardHandler(url: string, secret?: string): RpcHandler {
+  const client = httpRpcClient(url, { secret, connections: 64 });
+  return async (method, req, ctx) => {
+    const left = ctx.deadlineMs === undefined ? undefined : ctx.deadlineMs - (performance.now() - (arrivals.get(ctx) ?? performance.now()));
+    return client.call(method, req, { signal: ctx.signal, ...(left !== undefined ? { deadlineMs: Math.max(1, left) } : {}) });
+  };
+}
+
+/** When each call arrived (before its injected latency), for `forwardHandler`'s budget. */
+const arrivals = new WeakMap<object, number>();
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Parent side
 
@@ -108,7 +125,9 @@ type FromChild = { t: 'ready'; port: number } | { t: 'ack'; id: number; stats: U
 
 const FILE = fileURLToPath(import.meta.url);
 
-export async function startFaultyUpstream(opts: { name?: string; seed?: number; secret?: string; readyTimeoutMs?: number } = {}): Promise<FaultyUpstream> {
+export async function startFaultyUpstream(
+  opts: { name?: string; seed?: number; secret?: string; readyTimeoutMs?: number; /** Proxy to this http-rpc service instead of fake hits. */ forwardTo?: string } = {},
+): Promise<FaultyUpstream> {
   const child = spawn(process.execPath, ['--import', 'tsx', FILE], {
     cwd: REPO_ROOT,
     env: {
@@ -117,6 +136,7 @@ export async function startFaultyUpstream(opts: { name?: string; seed?: number; 
       FAULTY_NAME: opts.name ?? 'shard',
       FAULTY_SEED: String(opts.seed ?? 1),
       ...(opts.secret !== undefined ? { RAG_INTERNAL_TOKEN: opts.secret } : {}),
+      ...(opts.forwardTo !== undefined ? { FAULTY_FORWARD_TO: opts.forwardTo } : {}),
     },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
@@ -183,7 +203,8 @@ async function runChild(): Promise<void> {
   const secret = process.env.RAG_INTERNAL_TOKEN || undefined;
   let fault: Fault = {};
   const stats: UpstreamStats = { arrivals: 0, ok: 0, failed: 0, inFlight: 0 };
-  const handler = faultyHandler(shardHandler(name), () => fault, stats, Number(process.env.FAULTY_SEED ?? 1));
+  const forwardTo = process.env.FAULTY_FORWARD_TO || undefined;
+  const handler = faultyHandler(forwardTo ? forwardHandler(forwardTo, secret) : shardHandler(name), () => fault, stats, Number(process.env.FAULTY_SEED ?? 1));
   let server: HttpRpcServer | undefined = await serveHttpRpc(handler, { secret });
   const port = server.port;
   const down = async () => {

@@ -1,19 +1,30 @@
 /**
  * The gateway: the public search API of the split engine. A query comes in over HTTP (keys and rate limits checked as
  * the monolith checks them, shared/serve/access.ts); the gateway analyses it, has the embedder service embed it,
- * sends it to every retriever shard at once with a per-shard deadline, merges the shards' lists by score and fuses
+ * sends it to every retriever shard at once within the request's budget, merges the shards' lists by score and fuses
  * BM25 with dense as the engine does (shared/engine.ts `query`). On a full set of shards the hits equal the
  * monolith's for the same index (gateway.test.ts checks it).
  *
- *     POST /v1/query {query, k?, mode?}  → {hits, timings, partial, missingShards}     open or read (keys as `serve`)
+ *     POST /v1/query {query, k?, mode?}  → {hits, timings, partial, missingShards, degraded, budgetMs}   open or read
+ *       header x-request-timeout-ms: the client's budget for the request (default 1000, cut to maxTimeoutMs 5000)
  *     GET  /healthz                      the process is up
  *     GET  /readyz                       200 once the collection statistics are known (every shard answered once)
  *
- * **A missing shard is not an error.** A shard that is down, refuses, fails or does not answer within
- * `shardDeadlineMs` is left out: the answer is what the others hold, with `partial: true` and `missingShards: [i]`
- * (never a 5xx, and never a wait past the deadline for a shard that will not answer). A client that needs the whole
- * collection reads the flag and asks again. The embedder is not optional: without a query vector a hybrid or dense
- * query is answered 503 (a bm25 query does not need it).
+ * **A deadline, not a timeout per hop** (t4/08). The request's budget is one clock: every hop (the embedder, each
+ * shard) is sent only what is left of it (`x-deadline-ms`, less `replyReserveMs` to merge and reply), so no service
+ * works on a request its client has given up on, and the answer leaves before the client stops waiting.
+ *
+ * **Degrade, flagged, instead of failing.** Whatever is left out is said in `degraded`:
+ * - a shard that is down, refuses, fails, does not answer in time or whose bulkhead is full is left out: the answer
+ *   is what the others hold, `partial: true`, `missingShards: [i]`, `degraded: ['shards-missing']` (never a 5xx);
+ * - an embedder that fails, is too slow for its share of the budget (`embedShare`) or whose bulkhead is full turns a
+ *   hybrid or dense query into BM25 only: `degraded: ['bm25-only']` (it was a 503 before t4/08);
+ * - nothing useful (no shard answered) and the budget spent: 504. Over `maxInFlight` requests at once: 503 +
+ *   Retry-After at once (shed early, before any work). The split has no results cache, so there is no cached answer
+ *   to serve instead.
+ * **Bulkheads** (bulkhead.ts): each shard and the embedder have their own bound on calls in flight (`maxPerShard`,
+ * `maxToEmbedder`, a short queue `maxQueue`); a slow shard fills its own and is left out at once, and the requests it
+ * would have held keep flowing through the others.
  *
  * Every call to a service carries the service credential (`x-internal-token`, http-rpc.ts); the services listen on
  * 127.0.0.1 only and answer nothing without it except /healthz and /readyz.
@@ -35,8 +46,9 @@ import { queryBody } from '../serve/schemas.ts';
 import { createAnalyzer } from '../text/analyzer.ts';
 import type { ScoredLabel } from '../types.ts';
 import type { EmbedReply } from './embedder-service.ts';
+import { withBulkhead } from './bulkhead.ts';
 import { httpRpcClient } from './http-rpc.ts';
-import { isRpcError, RpcError, type RpcClient } from './rpc.ts';
+import { isRpcError, RpcError, type CallOptions, type RpcClient } from './rpc.ts';
 import type { ChunkView, ShardSearchReply, ShardSearchRequest, ShardStatsReply } from './shard-service.ts';
 import { flag, serviceMain } from './shard-service.ts';
 
@@ -116,16 +128,151 @@ export async function fetchCollectionStats(shards: readonly RpcClient[], deadlin
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Retrieval within the request's budget (the decision lesson t4/08 has the learner write)
+
+/** Why an answer is less than what was asked; empty when nothing was left out. */
+export type DegradedReason =
+  /** The embedder failed, was too slow for the budget or its bulkhead was full: BM25 only, no dense list. */
+  | 'bm25-only'
+  /** One or more shards are missing (`missingShards`): the hits are what the others hold. */
+  | 'shards-missing';
+
+export interface RetrieveRequest {
+  /** The query as the client sent it (what the embedder embeds). */
+  text: string;
+  /** The query's analysed terms (always given: the BM25 fallback needs them even for a dense query). */
+  tokens: readonly string[];
+  mode: RetrievalMode;
+  /** How many hits each list keeps. */
+  k: number;
+  stats: CollectionStats;
+  /** When the client stops waiting, on `RetrieverOptions.now`'s clock: no hop may be sent past it or given more. */
+  deadline: number;
+  /** The client went away. */
+  signal?: AbortSignal;
+}
+
+export interface Retrieved extends FanOutResult {
+  /** The mode the lists were built for: the one asked, or 'bm25' after `bm25-only`. */
+  mode: RetrievalMode;
+  /** What was left out, if anything: set exactly when the answer is less than what was asked. */
+  degraded: DegradedReason[];
+  timings: { embed?: number; fanout: number };
+}
+
+export interface RetrieverOptions {
+  /** The longest a shard call may take whatever the budget, ms. */
+  shardDeadlineMs: number;
+  /** The longest the embed call may take whatever the budget, ms. */
+  embedDeadlineMs: number;
+  /** The bulkhead of each shard: calls in flight to one shard at most. */
+  maxPerShard: number;
+  /** The embedder's bulkhead. */
+  maxToEmbedder: number;
+  /** Calls that may wait for a slot in a bulkhead (within their budget); more are refused at once. */
+  maxQueue: number;
+  /** The share of the remaining budget the embed call may use (the rest is the shards', so a slow embedder still
+   *  leaves time for a BM25-only answer). */
+  embedShare: number;
+  /** Kept back from the budget to merge, fuse and reply, ms: the answer leaves before the client stops waiting. */
+  replyReserveMs: number;
+  /** Monotonic ms. */
+  now: () => number;
+  /** The fan-out (t4/00's `searchShards`). */
+  fanOut: typeof searchShards;
+}
+
+/** What the gateway asks of its retrieval: the embedder and the shards, within a deadline. */
+export interface Retriever {
+  retrieve(req: RetrieveRequest): Promise<Retrieved>;
+  close(): Promise<void>;
+}
+
+export type RetrieverFactory = (shards: readonly RpcClient[], embedder: RpcClient, opts: RetrieverOptions) => Retriever;
+
+/** Has the embedder embed `text`: the query vector, or undefined when it is all zeros (no known word). */
+export async function embedQuery(embedder: RpcClient, text: string, opts: CallOptions): Promise<Float32Array | undefined> {
+  const { vectors } = await embedder.call<EmbedReply>('embed', { texts: [text] }, opts);
+  const v = Float32Array.from(vectors[0]);
+  return isZeroVector(v) ? undefined : v;
+}
+
+/**
+ * The engine's retrieval: every hop gets the budget the client has left (less `replyReserveMs`), never a fixed
+ * timeout of its own beyond it; each shard and the embedder sit behind their own bulkhead; an embedder that fails or
+ * is too slow turns the answer into BM25 only, and missing shards into a partial answer, both flagged in `degraded`.
+ */
+export const createRetriever: RetrieverFactory = (shards, embedder, o) => {
+  const shardHeads = shards.map((s) => withBulkhead(s, { maxConcurrent: o.maxPerShard, maxQueue: o.maxQueue, now: o.now }));
+  const embedHead = withBulkhead(embedder, { maxConcurrent: o.maxToEmbedder, maxQueue: o.maxQueue, now: o.now });
+  const left = (deadline: number) => deadline - o.replyReserveMs - o.now();
+  return {
+    async retrieve(req) {
+      const degraded: DegradedReason[] = [];
+      const timings: Retrieved['timings'] = { fanout: 0 };
+      let mode = req.mode;
+      const query: ShardQueryInput = {};
+      if (mode !== 'bm25') {
+        const t = o.now();
+        const budget = Math.min(o.embedDeadlineMs, left(req.deadline) * o.embedShare);
+        try {
+          if (budget <= 0) throw new RpcError('DEADLINE_EXCEEDED', 'no budget left for the embedder');
+          const v = await embedQuery(embedHead, req.text, { deadlineMs: budget, signal: req.signal });
+          if (v) query.vector = v;
+        } catch (err) {
+          if (req.signal?.aborted || isRpcError(err, 'INVALID_ARGUMENT')) throw err;
+          mode = 'bm25';
+          degraded.push('bm25-only');
+        }
+        timings.embed = o.now() - t;
+      }
+      if (mode !== 'dense' && req.tokens.length > 0) query.tokens = req.tokens;
+      const t = o.now();
+      const budget = Math.min(o.shardDeadlineMs, left(req.deadline));
+      let r: FanOutResult;
+      if (budget <= 0) {
+        const why = `no budget left for the shards (${Math.round(left(req.deadline) + o.replyReserveMs)} ms before the deadline)`;
+        r = { text: [], dense: [], chunks: new Map(), missingShards: shards.map((_, i) => i), errors: shards.map(() => why) };
+      } else {
+        r = await o.fanOut(shardHeads, query, { k: req.k, stats: req.stats, deadlineMs: budget, signal: req.signal });
+      }
+      timings.fanout = o.now() - t;
+      if (r.missingShards.length > 0) degraded.push('shards-missing');
+      return { ...r, mode, degraded, timings };
+    },
+    close: async () => {
+      await Promise.all([...shards, embedder].map((c) => c.close()));
+    },
+  };
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // The gateway's search
 
 export interface GatewayOptions {
   /** One client per shard, shard i at index i. */
   shards: RpcClient[];
   embedder: RpcClient;
-  /** Per-shard deadline of a search, ms. Default 1000 (the monolith's whole-query deadline). */
+  /** The longest a shard call may take, ms, whatever the request's budget. Default 1000. */
   shardDeadlineMs?: number;
-  /** Deadline of the embed call, ms. Default 1000. */
+  /** The longest the embed call may take, ms. Default 1000. */
   embedDeadlineMs?: number;
+  /** A request's budget when the client gives none (`x-request-timeout-ms`), ms. Default 1000. */
+  defaultTimeoutMs?: number;
+  /** The largest budget a client may ask for, ms (a larger one is cut to it). Default 5000. */
+  maxTimeoutMs?: number;
+  /** Requests in the gateway at once at most; more are shed at once (503 + Retry-After). Default 256. */
+  maxInFlight?: number;
+  /** Each shard's bulkhead: calls in flight to one shard at most. Default 32. */
+  maxPerShard?: number;
+  /** The embedder's bulkhead. Default 32. */
+  maxToEmbedder?: number;
+  /** Calls that may wait for a bulkhead slot within their budget. Default 8. */
+  maxQueue?: number;
+  /** Share of the remaining budget the embed call may use. Default 0.5. */
+  embedShare?: number;
+  /** Kept back from the budget to merge and reply, ms. Default 50. */
+  replyReserveMs?: number;
   /** Candidates per retriever before hybrid fusion. Default 20, the engine's. */
   candidates?: number;
   /** Default the engine's DEFAULT_FUSION. */
@@ -134,12 +281,18 @@ export interface GatewayOptions {
   onMissing?: (shard: number, reason: string) => void;
   /** The fan-out; default `searchShards` (a lesson swaps in the learner's). */
   fanOut?: typeof searchShards;
+  /** The retrieval; default `createRetriever` (t4/08 swaps in before's or the learner's). */
+  retriever?: RetrieverFactory;
+  /** Monotonic ms; default performance.now (a checkpoint injects a virtual clock). */
+  now?: () => number;
 }
 
 export interface GatewaySearchOptions {
   k?: number;
   mode?: RetrievalMode;
   signal?: AbortSignal;
+  /** The client's budget for the whole request, ms (cut to `maxTimeoutMs`; default `defaultTimeoutMs`). */
+  timeoutMs?: number;
 }
 
 export interface GatewayResult {
@@ -147,6 +300,10 @@ export interface GatewayResult {
   /** True when a shard is missing from these hits. */
   partial: boolean;
   missingShards: number[];
+  /** What was left out of this answer (empty: nothing); see `DegradedReason`. */
+  degraded: DegradedReason[];
+  /** The budget the request was served within, ms. */
+  budgetMs: number;
   timings: { analyze?: number; embed?: number; fanout: number; fuse?: number; total: number };
 }
 
@@ -155,14 +312,36 @@ export class Gateway {
   private readonly analyzer = createAnalyzer();
   private readonly fusion: Required<FusionOptions>;
   readonly shardDeadlineMs: number;
-  private readonly embedDeadlineMs: number;
+  readonly defaultTimeoutMs: number;
+  readonly maxTimeoutMs: number;
+  readonly maxInFlight: number;
   private readonly candidates: number;
+  private readonly now: () => number;
+  private readonly replyReserveMs: number;
+  private readonly retriever: Retriever;
+  /** Requests being served now, and how many were shed for it. */
+  readonly load = { inFlight: 0, shed: 0 };
 
   constructor(readonly opts: GatewayOptions) {
     this.fusion = { ...DEFAULT_FUSION, ...opts.fusion } as Required<FusionOptions>;
     this.shardDeadlineMs = opts.shardDeadlineMs ?? 1000;
-    this.embedDeadlineMs = opts.embedDeadlineMs ?? 1000;
+    this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 1000;
+    this.maxTimeoutMs = opts.maxTimeoutMs ?? 5000;
+    this.maxInFlight = opts.maxInFlight ?? 256;
     this.candidates = opts.candidates ?? 20;
+    this.now = opts.now ?? (() => performance.now());
+    this.replyReserveMs = opts.replyReserveMs ?? 50;
+    this.retriever = (opts.retriever ?? createRetriever)(opts.shards, opts.embedder, {
+      shardDeadlineMs: this.shardDeadlineMs,
+      embedDeadlineMs: opts.embedDeadlineMs ?? 1000,
+      maxPerShard: opts.maxPerShard ?? 32,
+      maxToEmbedder: opts.maxToEmbedder ?? 32,
+      maxQueue: opts.maxQueue ?? 8,
+      embedShare: opts.embedShare ?? 0.5,
+      replyReserveMs: this.replyReserveMs,
+      now: this.now,
+      fanOut: opts.fanOut ?? searchShards,
+    });
   }
 
   /** True once the collection statistics are known. */
@@ -187,51 +366,68 @@ export class Gateway {
     }
   }
 
+  /** The budget of a request: the client's, within (0, maxTimeoutMs]; the default when it gave none. */
+  budgetOf(timeoutMs: number | undefined): number {
+    if (timeoutMs === undefined) return Math.min(this.defaultTimeoutMs, this.maxTimeoutMs);
+    if (!(timeoutMs > 0)) throw new RagError('INVALID_INPUT', `the request timeout must be a positive number of ms, got ${timeoutMs}`);
+    return Math.min(timeoutMs, this.maxTimeoutMs);
+  }
+
   async search(text: string, opts: GatewaySearchOptions = {}): Promise<GatewayResult> {
-    const t0 = performance.now();
+    const t0 = this.now();
     if (!this.stats) throw new RpcError('UNAVAILABLE', 'the gateway has not heard from every shard yet');
     if (typeof text !== 'string' || text.trim() === '') throw new RagError('INVALID_INPUT', 'query must be a non-empty string');
+    const budgetMs = this.budgetOf(opts.timeoutMs);
+    // shed early: a request the gateway cannot start now is told so at once, not queued past its budget
+    if (this.load.inFlight >= this.maxInFlight) {
+      this.load.shed++;
+      throw new RpcError('OVERLOADED', `the gateway is at capacity (${this.load.inFlight} requests in flight, bound ${this.maxInFlight}): try again shortly`, '', 1000);
+    }
+    this.load.inFlight++;
+    try {
+      return await this.searchWithin(text, opts, t0, budgetMs);
+    } finally {
+      this.load.inFlight--;
+    }
+  }
+
+  private async searchWithin(text: string, opts: GatewaySearchOptions, t0: number, budgetMs: number): Promise<GatewayResult> {
+    const stats = this.stats!;
     const k = opts.k ?? 10;
     const mode = opts.mode ?? 'hybrid';
     const timings: GatewayResult['timings'] = { fanout: 0, total: 0 };
-    const query: ShardQueryInput = {};
-    if (mode !== 'dense') {
-      const t = performance.now();
-      query.tokens = this.analyzer.analyze(text);
-      timings.analyze = performance.now() - t;
-    }
-    if (mode !== 'bm25') {
-      const t = performance.now();
-      const { vectors } = await this.opts.embedder.call<EmbedReply>('embed', { texts: [text] }, { deadlineMs: this.embedDeadlineMs, signal: opts.signal });
-      const v = Float32Array.from(vectors[0]);
-      if (!isZeroVector(v)) query.vector = v;
-      timings.embed = performance.now() - t;
-    }
+    let t = this.now();
+    const tokens = this.analyzer.analyze(text);
+    timings.analyze = this.now() - t;
     const depth = Math.max(k, mode === 'hybrid' ? this.candidates : k);
-    let t = performance.now();
-    const r = await (this.opts.fanOut ?? searchShards)(this.opts.shards, query, { k: depth, stats: this.stats, deadlineMs: this.shardDeadlineMs, signal: opts.signal });
-    timings.fanout = performance.now() - t;
+    const r = await this.retriever.retrieve({ text, tokens, mode, k: depth, stats, deadline: t0 + budgetMs, signal: opts.signal });
+    if (r.timings.embed !== undefined) timings.embed = r.timings.embed;
+    timings.fanout = r.timings.fanout;
     r.missingShards.forEach((s, i) => this.opts.onMissing?.(s, r.errors[i]));
+    if (r.missingShards.length === this.opts.shards.length && this.now() >= t0 + budgetMs - this.replyReserveMs - 1) {
+      // nothing useful to return, and the time is spent: the client is told so (504), not sent an empty 200
+      throw new RpcError('DEADLINE_EXCEEDED', `no shard answered within the request's ${budgetMs} ms budget`);
+    }
     const hit = (label: number, score: number, rank: number, scores: Hit['scores']): Hit => {
       const c = r.chunks.get(label);
       if (!c) throw new RagError('CORRUPT', `a shard returned label ${label} without its chunk`);
       return { rank: rank + 1, chunkId: c.chunkId, docId: c.docId, score, scores, ...(c.title !== undefined ? { title: c.title } : {}), text: c.text, position: c.position, metadata: c.metadata };
     };
     let hits: Hit[];
-    if (mode === 'hybrid') {
-      t = performance.now();
+    if (r.mode === 'hybrid') {
+      t = this.now();
       hits = fuse([r.text, r.dense], this.fusion).slice(0, k).map((f, i) => hit(f.label, f.score, i, { bm25: f.sources[0], dense: f.sources[1] }));
-      timings.fuse = performance.now() - t;
+      timings.fuse = this.now() - t;
     } else {
-      const list = (mode === 'bm25' ? r.text : r.dense).slice(0, k);
-      hits = list.map((h, i) => hit(h.label, h.score, i, mode === 'bm25' ? { bm25: h.score } : { dense: h.score }));
+      const list = (r.mode === 'bm25' ? r.text : r.dense).slice(0, k);
+      hits = list.map((h, i) => hit(h.label, h.score, i, r.mode === 'bm25' ? { bm25: h.score } : { dense: h.score }));
     }
-    timings.total = performance.now() - t0;
-    return { hits, partial: r.missingShards.length > 0, missingShards: r.missingShards, timings };
+    timings.total = this.now() - t0;
+    return { hits, partial: r.missingShards.length > 0, missingShards: r.missingShards, degraded: r.degraded, budgetMs, timings };
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.opts.shards, this.opts.embedder].map((c) => c.close()));
+    await this.retriever.close();
   }
 }
 
@@ -256,6 +452,9 @@ interface QueryBody {
   answer?: boolean;
 }
 
+/** The header a client sets to its budget for the request, in ms (cut to the gateway's `maxTimeoutMs`). */
+export const REQUEST_TIMEOUT_HEADER = 'x-request-timeout-ms';
+
 /** The gateway's Fastify app (not listening yet). */
 export async function createGatewayApp(gateway: Gateway, opts: GatewayServerOptions): Promise<FastifyInstance> {
   const bodyLimit = opts.bodyLimit ?? 1024 * 1024;
@@ -274,7 +473,7 @@ export async function createGatewayApp(gateway: Gateway, opts: GatewayServerOpti
     if (isRpcError(err)) {
       // a service the gateway cannot do without (the embedder) failed: 503, or 504 when it ran out of time
       const status = err.code === 'DEADLINE_EXCEEDED' ? 504 : err.code === 'INVALID_ARGUMENT' ? 400 : 503;
-      if (status === 503) reply.header('retry-after', '1');
+      if (status === 503) reply.header('retry-after', String(Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000))));
       return reply.code(status).send(errorBody(status, err.message));
     }
     const { status, message } = httpStatusOf(err, bodyLimit);
@@ -291,11 +490,19 @@ export async function createGatewayApp(gateway: Gateway, opts: GatewayServerOpti
       const body = request.body as QueryBody;
       if (body.filter !== undefined) throw new HttpError(400, 'body.filter: metadata filters are not supported by the split services yet (use npm run serve)');
       if (!gateway.ready) throw new RpcError('UNAVAILABLE', 'not ready: the gateway has not heard from every shard yet');
+      const header = request.headers[REQUEST_TIMEOUT_HEADER];
+      let timeoutMs: number | undefined;
+      if (header !== undefined) {
+        timeoutMs = Number(header);
+        if (typeof header !== 'string' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+          throw new HttpError(400, `${REQUEST_TIMEOUT_HEADER} must be a positive number of ms, got "${String(header)}"`);
+        }
+      }
       const ac = new AbortController();
       request.raw.once('close', () => {
         if (!request.raw.complete) ac.abort();
       });
-      return gateway.search(body.query, { k: body.k, mode: body.mode, signal: ac.signal });
+      return gateway.search(body.query, { k: body.k, mode: body.mode, signal: ac.signal, timeoutMs });
     },
   );
   return app;
@@ -310,6 +517,10 @@ export interface GatewayEnv {
   shardDeadlineMs?: number;
   /** A module exporting `searchShards` to use instead of the engine's (lesson t4/00 measures the learner's). */
   fanOutModule?: string;
+  /** A module exporting `createRetriever` to use instead of the engine's (lesson t4/08 measures before's and the learner's). */
+  retrieverModule?: string;
+  /** Gateway limits (`RAG_GATEWAY_LIMITS`, JSON): maxInFlight, maxPerShard, maxToEmbedder, maxQueue, defaultTimeoutMs, maxTimeoutMs. */
+  limits?: Pick<GatewayOptions, 'maxInFlight' | 'maxPerShard' | 'maxToEmbedder' | 'maxQueue' | 'defaultTimeoutMs' | 'maxTimeoutMs' | 'embedDeadlineMs' | 'replyReserveMs' | 'embedShare'>;
 }
 
 /** Starts the gateway: clients to the services, statistics from the shards, the HTTP server on `port`. */
@@ -328,7 +539,8 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
     lastLogged.set(s, l);
   };
   const fanOut = env.fanOutModule ? ((await import(pathToFileURL(env.fanOutModule).href)) as { searchShards: typeof searchShards }).searchShards : undefined;
-  const gateway = new Gateway({ shards: env.shardUrls.map(client), embedder: client(env.embedderUrl), shardDeadlineMs: env.shardDeadlineMs, onMissing, fanOut });
+  const retriever = env.retrieverModule ? ((await import(pathToFileURL(env.retrieverModule).href)) as { createRetriever: RetrieverFactory }).createRetriever : undefined;
+  const gateway = new Gateway({ ...env.limits, shards: env.shardUrls.map(client), embedder: client(env.embedderUrl), shardDeadlineMs: env.shardDeadlineMs, onMissing, fanOut, retriever });
   const ac = new AbortController();
   const initialised = gateway.initWhenReady(200, ac.signal).catch(() => {});
   const app = await createGatewayApp(gateway, env.server);
@@ -354,6 +566,8 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     server: JSON.parse(process.env.RAG_GATEWAY_SERVER ?? '{"auth":false}') as GatewayServerOptions,
     shardDeadlineMs: process.env.RAG_SHARD_DEADLINE_MS ? Number(process.env.RAG_SHARD_DEADLINE_MS) : undefined,
     fanOutModule: process.env.RAG_GATEWAY_FANOUT || undefined,
+    retrieverModule: process.env.RAG_GATEWAY_RETRIEVER || undefined,
+    limits: process.env.RAG_GATEWAY_LIMITS ? (JSON.parse(process.env.RAG_GATEWAY_LIMITS) as GatewayEnv['limits']) : undefined,
   };
   serviceMain('gateway', () => startGateway(env, Number(flag('port', '0')), flag('host', '127.0.0.1')));
 }
