@@ -134,6 +134,50 @@ describe('Bm25Shard', () => {
     expect(Bm25Shard.build([1], [['a']], { k1: 2, b: 0.5 })).toMatchObject({ k1: 2, b: 0.5, docs: 1, totalLength: 1 });
   });
 
+  it('updated (labels removed, labels added, in several steps) still equals a Bm25Index given the same writes, alone and sharded', () => {
+    const n = sample.texts.length;
+    const first = Math.floor(n * 0.6);
+    const index = new Bm25Index();
+    for (let l = 0; l < first; l++) index.add(l, sample.tokens[l]);
+    const parts = partition(first, 3);
+    let shards = parts.map((p) => Bm25Shard.build(p, p.map((l) => sample.tokens[l])));
+    let alone = Bm25Shard.build(
+      Array.from({ length: first }, (_, l) => l),
+      sample.tokens.slice(0, first),
+    );
+    // three writes: remove every 4th old label and add a third of the rest, then the rest, then remove a few new ones
+    const steps: { remove: number[]; add: number[] }[] = [
+      { remove: Array.from({ length: first }, (_, l) => l).filter((l) => l % 4 === 1), add: Array.from({ length: Math.floor((n - first) / 3) }, (_, i) => first + i) },
+      { remove: [], add: Array.from({ length: n - first - Math.floor((n - first) / 3) }, (_, i) => first + Math.floor((n - first) / 3) + i) },
+      { remove: [first, first + 2, 0, 9_999 /* not held: ignored */], add: [] },
+    ];
+    for (const step of steps) {
+      for (const l of step.remove) index.remove(l);
+      for (const l of step.add) index.add(l, sample.tokens[l]);
+      alone = alone.update(step.remove, step.add, step.add.map((l) => sample.tokens[l]));
+      shards = shards.map((s, i) => {
+        const mine = step.add.filter((l) => shardOf(l, 3) === i);
+        return s.update(step.remove, mine, mine.map((l) => sample.tokens[l]));
+      });
+      const stats = collectionStats(shards.map((s) => s.termStats()));
+      expect(stats.docs).toBe(alone.docs);
+      for (const q of sample.queries) {
+        const want = index.search(q, 10);
+        expect(alone.search(q, 10)).toEqual(want);
+        expect(mergeTopK(shards.map((s) => s.search(q, 10, queryStats(stats, q))), 10)).toEqual(want);
+      }
+    }
+    expect(alone.has(0)).toBe(false);
+    expect(alone.has(1)).toBe(false);
+    expect(alone.has(2)).toBe(true);
+    // a term only removed documents held is gone from the statistics (a df of 0 would make a shard refuse the query)
+    const tiny = Bm25Shard.build([0, 1], [['war', 'ended'], ['peace']]).update([1], [5], [['war']]);
+    expect(tiny.termStats()).toEqual({ docs: 2, totalLength: 3, terms: ['war', 'ended'], df: Int32Array.from([2, 1]) });
+    expect(() => tiny.update([], [0], [['again']])).toThrow(/label 0 is held already/);
+    expect(() => tiny.update([], [1, 1], [['a'], ['b']])).toThrow(/label 1 is held already/);
+    expect(tiny.update([0], [0], [['again']]).search(['again'], 5).map((h) => h.label)).toEqual([0]);
+  });
+
   it('with other parameters still ranks like a Bm25Index with them', () => {
     const opts = { k1: 0.9, b: 0.4 };
     const index = new Bm25Index(opts);

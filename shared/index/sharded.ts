@@ -154,6 +154,8 @@ export class Bm25Shard {
   private readonly labels: Int32Array;
   private readonly tfs: Uint16Array;
   private readonly docLengths: Float32Array;
+  /** 1 for every label this shard holds (a label with no tokens too). */
+  private readonly live: Uint8Array;
   private readonly acc: Float32Array;
   private readonly touched: Int32Array;
   private readonly norm: Float32Array;
@@ -167,6 +169,7 @@ export class Bm25Shard {
     labels: Int32Array,
     tfs: Uint16Array,
     docLengths: Float32Array,
+    live: Uint8Array,
     docs: number,
     totalLength: number,
   ) {
@@ -178,6 +181,7 @@ export class Bm25Shard {
     this.labels = labels;
     this.tfs = tfs;
     this.docLengths = docLengths;
+    this.live = live;
     this.docs = docs;
     this.totalLength = totalLength;
     this.acc = new Float32Array(docLengths.length);
@@ -241,8 +245,123 @@ export class Bm25Shard {
       packedTfs.set(lists[t].tfs, start[t]);
     }
     const docLengths = new Float32Array(maxLabel + 1);
-    for (let i = 0; i < labels.length; i++) docLengths[labels[i]] = tokens[i].length;
-    return new Bm25Shard(params, terms, start, packedLabels, packedTfs, docLengths, labels.length, totalLength);
+    const live = new Uint8Array(maxLabel + 1);
+    for (let i = 0; i < labels.length; i++) {
+      docLengths[labels[i]] = tokens[i].length;
+      live[labels[i]] = 1;
+    }
+    return new Bm25Shard(params, terms, start, packedLabels, packedTfs, docLengths, live, labels.length, totalLength);
+  }
+
+  /** True when the shard holds `label`. */
+  has(label: number): boolean {
+    return label >= 0 && label < this.live.length && this.live[label] === 1;
+  }
+
+  /**
+   * A new shard: this one without the labels of `remove` (labels it does not hold are ignored) and with `addLabels`
+   * indexed under `addTokens` (analysed, as for `build`; a label may be removed and added again in one call). This
+   * shard is left unchanged, so a search in progress, or one that keeps the old object, sees the old postings: the
+   * owner swaps the reference in one step (a write is all-or-nothing to searches).
+   *
+   * Statistics stay exact (documents, total length and each term's df count live labels only; a term no label holds
+   * any more is dropped), as `Bm25Index.remove` keeps them, so scores after any sequence of updates equal a
+   * `Bm25Index` given the same adds and removes, bit for bit (sharded.test.ts). Cost: one pass over the postings
+   * (they are rewritten packed), so a writer applies a batch per call, not a document per call.
+   */
+  update(remove: Iterable<number>, addLabels: ArrayLike<number>, addTokens: readonly (readonly string[])[]): Bm25Shard {
+    if (addLabels.length !== addTokens.length) {
+      throw new RagError('INVALID_INPUT', `Bm25Shard.update: ${addLabels.length} labels but ${addTokens.length} token lists`);
+    }
+    const gone = new Set<number>();
+    for (const l of remove) if (this.has(l)) gone.add(l);
+    let maxLabel = this.live.length - 1;
+    const seen = new Set<number>();
+    for (let i = 0; i < addLabels.length; i++) {
+      const label = addLabels[i];
+      if (!Number.isInteger(label) || label < 0 || label > MAX_LABEL) {
+        throw new RagError('INVALID_INPUT', `Bm25Shard.update: label must be an integer in [0, 2^31 - 1], got ${label}`);
+      }
+      if (seen.has(label) || (this.has(label) && !gone.has(label))) throw new RagError('INVALID_INPUT', `Bm25Shard.update: label ${label} is held already`);
+      seen.add(label);
+      if (label > maxLabel) maxLabel = label;
+    }
+    const size = maxLabel + 1;
+    const docLengths = new Float32Array(size);
+    docLengths.set(this.docLengths);
+    const live = new Uint8Array(size);
+    live.set(this.live);
+    let totalLength = this.totalLength;
+    for (const l of gone) {
+      totalLength -= this.docLengths[l];
+      docLengths[l] = 0;
+      live[l] = 0;
+    }
+    // the added documents' postings, per term (new terms after the old ones)
+    const termIds = new Map(this.termIds);
+    const terms = this.terms.slice();
+    const added: { labels: number[]; tfs: number[] }[] = [];
+    const counts = new Map<number, number>();
+    for (let i = 0; i < addLabels.length; i++) {
+      counts.clear();
+      for (const token of addTokens[i]) {
+        let id = termIds.get(token);
+        if (id === undefined) {
+          id = terms.length;
+          termIds.set(token, id);
+          terms.push(token);
+        }
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      for (const [id, n] of counts) {
+        const list = (added[id] ??= { labels: [], tfs: [] });
+        list.labels.push(addLabels[i]);
+        list.tfs.push(Math.min(n, MAX_TF));
+      }
+      docLengths[addLabels[i]] = addTokens[i].length;
+      live[addLabels[i]] = 1;
+      totalLength += addTokens[i].length;
+    }
+    // rewrite the lists: the old postings of labels still held, then the added ones; terms left empty are dropped
+    const oldTerms = this.terms.length;
+    const keptTerms: string[] = [];
+    const lengths: number[] = [];
+    const from: number[] = [];
+    let postings = 0;
+    for (let t = 0; t < terms.length; t++) {
+      let n = added[t]?.labels.length ?? 0;
+      if (t < oldTerms) {
+        for (let i = this.start[t]; i < this.start[t + 1]; i++) if (!gone.has(this.labels[i])) n++;
+      }
+      if (n === 0) continue;
+      keptTerms.push(terms[t]);
+      lengths.push(n);
+      from.push(t);
+      postings += n;
+    }
+    const start = new Int32Array(keptTerms.length + 1);
+    const labels = new Int32Array(postings);
+    const tfs = new Uint16Array(postings);
+    let at = 0;
+    for (let j = 0; j < keptTerms.length; j++) {
+      const t = from[j];
+      start[j] = at;
+      if (t < oldTerms) {
+        for (let i = this.start[t]; i < this.start[t + 1]; i++) {
+          if (gone.has(this.labels[i])) continue;
+          labels[at] = this.labels[i];
+          tfs[at++] = this.tfs[i];
+        }
+      }
+      const a = added[t];
+      if (a) for (let i = 0; i < a.labels.length; i++, at++) {
+        labels[at] = a.labels[i];
+        tfs[at] = a.tfs[i];
+      }
+    }
+    start[keptTerms.length] = at;
+    const docs = this.docs - gone.size + addLabels.length;
+    return new Bm25Shard({ k1: this.k1, b: this.b }, keptTerms, start, labels, tfs, docLengths, live, docs, totalLength);
   }
 
   /** Distinct terms held. */

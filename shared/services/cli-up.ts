@@ -59,6 +59,11 @@ export interface SplitOptions {
   /** CPU list of the gateway and of the embedder (`taskset -c`); default not pinned. */
   gatewayCpus?: string;
   embedderCpus?: string;
+  /**
+   * Take writes (t4 lesson 09): the write log's name. Shards follow it (NATS JetStream, NATS_URL), an ingest worker
+   * writes it (jobs on Redis, REDIS_URL), the gateway serves POST/DELETE /v1/documents (gateway-writes.ts).
+   */
+  writeLog?: string;
 }
 
 export interface Split {
@@ -69,6 +74,8 @@ export interface Split {
   /** Every replica: `replicas[s][r]` is replica r of shard s. */
   replicas: Service[][];
   embedder: Service;
+  /** The ingest worker (with `writeLog`). */
+  ingest?: Service;
   url: string;
   /** Starts another gateway over the same shards and embedder (a lesson measures the learner's fan-out beside the engine's). */
   addGateway(name: string, fanOutModule?: string): Promise<Service>;
@@ -95,7 +102,10 @@ export async function startSplit(opts: SplitOptions): Promise<Split> {
         return sup.start({
           name: R === 1 ? `shard-${i}` : `shard-${i}.${r}`,
           script: 'shared/services/shard-service.ts',
-          args: ['--index', opts.index, '--shard', String(i), '--shards', String(opts.shards)],
+          args: [
+            ...['--index', opts.index, '--shard', String(i), '--shards', String(opts.shards)],
+            ...(opts.writeLog ? ['--log', opts.writeLog, '--replica-id', R === 1 ? `shard-${i}` : `shard-${i}.${r}`] : []),
+          ],
           env,
           ...pin(shardCpus(i, r)),
         });
@@ -119,8 +129,12 @@ export async function startSplit(opts: SplitOptions): Promise<Split> {
           ...(opts.shardDeadlineMs !== undefined ? { RAG_SHARD_DEADLINE_MS: String(opts.shardDeadlineMs) } : {}),
           ...(fanOutModule !== undefined ? { RAG_GATEWAY_FANOUT: path.resolve(fanOutModule) } : {}),
           ...(pickModule !== undefined ? { RAG_REPLICA_PICK: path.resolve(pickModule) } : {}),
+          ...(opts.writeLog ? { RAG_WRITE_LOG: opts.writeLog } : {}),
         },
       });
+    const ingest = opts.writeLog
+      ? await sup.start({ name: 'ingest', script: 'shared/services/ingest-worker.ts', args: ['--index', opts.index, '--embedder', embedder.url, '--log', opts.writeLog], env })
+      : undefined;
     const gateway = await startGateway('gateway', opts.port, opts.fanOutModule);
     return {
       supervisor: sup,
@@ -128,6 +142,7 @@ export async function startSplit(opts: SplitOptions): Promise<Split> {
       shards,
       replicas,
       embedder,
+      ingest,
       url: gateway.url,
       addGateway: (name, fanOutModule) => startGateway(name, 0, fanOutModule),
       addGatewayOver: (name, shardUrls, o = {}) => startGateway(name, 0, undefined, shardUrls, o.cpus ?? opts.gatewayCpus, o.pickModule),
@@ -155,6 +170,8 @@ Options:
   --cpus LIST              pin the retriever processes to CPUs, in turn, with taskset: '0,1' puts replica r of
                            shard s on CPU (s×R + r) mod 2; '0-1/2-3' (slash-separated lists) gives each a set.
                            Default: not pinned
+  --write-log NAME         take writes (POST/DELETE /v1/documents): shards follow the write log NAME on NATS
+                           JetStream (NATS_URL), an ingest worker takes jobs from Redis (REDIS_URL). Default: read-only
   --port P                 the gateway's port (default 8080; 0 = any free port)
   --host H                 the gateway's address (default 127.0.0.1; the internal services always listen on
                            127.0.0.1 and answer only calls carrying the per-run service credential)
@@ -175,6 +192,7 @@ async function main(): Promise<void> {
     'shard-deadline-ms': { type: 'string' },
     replicas: { type: 'string' },
     cpus: { type: 'string' },
+    'write-log': { type: 'string' },
     ...ACCESS_FLAGS,
   });
   const shards = numberFlag('shards', values.shards, 2, (n) => Number.isInteger(n) && n >= 1 && n <= 64);
@@ -195,7 +213,7 @@ async function main(): Promise<void> {
     index = await ensureSplitIndex(undefined, (m) => log(`index: ${m}`));
   }
   log(`starting ${shards} shard(s)${replicas > 1 ? ` × ${replicas} replicas` : ''}, the embedder and the gateway…`);
-  const split = await startSplit({ index, shards, replicas, cpus, port, host, server, shardDeadlineMs, supervisor: { log } });
+  const split = await startSplit({ index, shards, replicas, cpus, port, host, server, shardDeadlineMs, supervisor: { log }, writeLog: values['write-log'] });
   log(`ready: gateway ${split.url} → embedder ${split.embedder.url}, shards ${split.replicas.map((r) => r.map((s) => s.url).join('|')).join(' ')}`);
   process.stdout.write(`${split.url}\n`);
   let stopping = false;

@@ -47,6 +47,7 @@ import { createAnalyzer } from '../text/analyzer.ts';
 import type { ScoredLabel } from '../types.ts';
 import type { EmbedReply } from './embedder-service.ts';
 import { withBulkhead } from './bulkhead.ts';
+import { attachWrites } from './gateway-writes.ts';
 import { httpRpcClient } from './http-rpc.ts';
 import { isRpcError, RpcError, type CallOptions, type RpcClient } from './rpc.ts';
 import type { ChunkView, ShardSearchReply, ShardSearchRequest, ShardStatsReply } from './shard-service.ts';
@@ -519,6 +520,8 @@ export interface GatewayEnv {
   fanOutModule?: string;
   /** A module exporting `createRetriever` to use instead of the engine's (lesson t4/08 measures before's and the learner's). */
   retrieverModule?: string;
+  /** The write log's name (RAG_WRITE_LOG): take writes through the ingest worker (gateway-writes.ts). */
+  writeLog?: string;
   /** Gateway limits (`RAG_GATEWAY_LIMITS`, JSON): maxInFlight, maxPerShard, maxToEmbedder, maxQueue, defaultTimeoutMs, maxTimeoutMs. */
   limits?: Pick<GatewayOptions, 'maxInFlight' | 'maxPerShard' | 'maxToEmbedder' | 'maxQueue' | 'defaultTimeoutMs' | 'maxTimeoutMs' | 'embedDeadlineMs' | 'replyReserveMs' | 'embedShare'>;
 }
@@ -544,6 +547,7 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
   const ac = new AbortController();
   const initialised = gateway.initWhenReady(200, ac.signal).catch(() => {});
   const app = await createGatewayApp(gateway, env.server);
+  const writes = env.writeLog ? await attachWrites(app, gateway, { log: env.writeLog }) : undefined;
   await app.listen({ port, host });
   void initialised; // ready (GET /readyz 200) once every shard has answered `stats`
   const addr = app.server.address() as { port: number };
@@ -553,6 +557,7 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
     close: async () => {
       ac.abort();
       await app.close();
+      await writes?.close();
       await gateway.close();
     },
   };
@@ -567,6 +572,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     shardDeadlineMs: process.env.RAG_SHARD_DEADLINE_MS ? Number(process.env.RAG_SHARD_DEADLINE_MS) : undefined,
     fanOutModule: process.env.RAG_GATEWAY_FANOUT || undefined,
     retrieverModule: process.env.RAG_GATEWAY_RETRIEVER || undefined,
+    writeLog: process.env.RAG_WRITE_LOG || undefined,
     limits: process.env.RAG_GATEWAY_LIMITS ? (JSON.parse(process.env.RAG_GATEWAY_LIMITS) as GatewayEnv['limits']) : undefined,
   };
   serviceMain('gateway', () => startGateway(env, Number(flag('port', '0')), flag('host', '127.0.0.1')));

@@ -9,6 +9,16 @@
  *     search {k, tokens?, stats?, vector?} → {text, dense, chunks}   its own top k by BM25 (scored with the given
  *                                                                    collection statistics) and by exact cosine,
  *                                                                    and the chunks those labels hold
+ *     has    {ids} → {present: boolean[], version}                   which of the documents it holds a chunk of
+ *
+ * `stats` and `search` replies carry `version`: the write-log version (stream sequence) the shard had applied when
+ * it answered (0 = the saved index as loaded).
+ *
+ * Writes: with `nats` (flags `--log <name> [--nats <url>] [--replica-id <id>]`) the shard is a `JetStreamReplica` of the index's write log
+ * (jetstream-log.ts): it applies every op of the stream in order (shard-writes.ts), from its snapshot's version + 1
+ * (the saved index it loads: version 0, so a restarted shard replays the whole stream), and listens (is reachable,
+ * so ready) only once it has caught up to the end of the stream as it was when it started: a restarted shard never
+ * answers from an older state than the one it was killed in.
  *
  * `stats.df` in a search is a list of `[term, df]` pairs (a Map does not survive JSON). Vectors and scores cross as
  * JSON numbers: a float32 widened to a double prints and parses back to the same double, so nothing is rounded.
@@ -32,7 +42,10 @@ import { FlatIndex } from '../index/flat.ts';
 import { createAnalyzer } from '../text/analyzer.ts';
 import type { Chunk, Metadata, ScoredLabel } from '../types.ts';
 import { serveHttpRpc, type HttpRpcServer } from './http-rpc.ts';
+import { connectNats, JetStreamReplica, logNames } from './jetstream-log.ts';
 import { RpcError, type RpcHandler } from './rpc.ts';
+import { applySplitOp, writablePart, type SplitWriteOp, type WritablePart } from './shard-writes.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
 
 /** What a hit shows of its chunk (the monolith's `Hit` without rank and scores). */
 export interface ChunkView {
@@ -61,6 +74,8 @@ export interface ShardStatsReply {
   totalLength: number;
   terms: string[];
   df: number[];
+  /** The write-log version the statistics are of (absent: a shard that takes no writes). */
+  version?: number;
 }
 
 export interface ShardSearchRequest {
@@ -76,6 +91,8 @@ export interface ShardSearchReply {
   dense: ScoredLabel[];
   /** The chunk of every label in `text` and `dense`. */
   chunks: Record<string, ChunkView>;
+  /** The write-log version the answer is of (absent: a shard that takes no writes). */
+  version?: number;
 }
 
 export function chunkView(c: Chunk): ChunkView {
@@ -121,11 +138,19 @@ function statsOf(req: ShardSearchRequest['stats']): QueryStats | undefined {
 
 /** The shard's methods over one part (also served in-process by lessons and tests). */
 export function shardHandler(part: ShardPart): RpcHandler {
+  const versioned = (part as Partial<WritablePart>).docs !== undefined ? (part as WritablePart) : undefined;
   return async (method, body) => {
     if (method === 'stats') {
       const s = part.bm25.termStats();
       const reply: ShardStatsReply = { shard: part.shard, shards: part.shards, docs: s.docs, totalLength: s.totalLength, terms: s.terms, df: Array.from(s.df) };
+      if (versioned) reply.version = versioned.version;
       return reply;
+    }
+    if (method === 'has') {
+      const ids = (body as { ids?: unknown } | null)?.ids;
+      if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) throw new RpcError('INVALID_ARGUMENT', 'has needs {ids: string[]}');
+      const docs = versioned?.docs ?? writablePart({ ...part }).docs;
+      return { present: ids.map((id) => docs.has(id)), version: versioned?.version ?? 0 };
     }
     if (method === 'search') {
       const req = body as ShardSearchRequest;
@@ -140,6 +165,7 @@ export function shardHandler(part: ShardPart): RpcHandler {
       }
       for (const h of out.text) out.chunks[h.label] = part.chunks.get(h.label)!;
       for (const h of out.dense) out.chunks[h.label] = part.chunks.get(h.label)!;
+      if (versioned) out.version = versioned.version;
       return out;
     }
     throw new RpcError('NOT_FOUND', `shard service has no method "${method}" (stats, search)`);
@@ -155,14 +181,56 @@ export interface ShardServiceOptions {
   secret?: string;
   /** Default 0 (ephemeral). */
   port?: number;
+  /**
+   * Take writes: follow the index's write log on NATS JetStream (`log`: its name, as the ingest worker's).
+   * `replicaId` (default `shard-<i>-of-<n>`) names this process among the log's replicas: unique per process (two
+   * copies of one shard: `shard-0.0`, `shard-0.1`) and the same after a restart (a killed replica keeps its
+   * registration, and writes asked of 'all' wait for it until a process with its id is back and caught up).
+   */
+  nats?: { url?: string; log: string; replicaId?: string };
 }
 
 /** Loads the index, keeps shard `shard` of it, serves it. Ready (GET /readyz 200) once its part is built. */
-export async function startShardService(opts: ShardServiceOptions): Promise<HttpRpcServer & { part: ShardPart }> {
+export async function startShardService(opts: ShardServiceOptions): Promise<HttpRpcServer & { part: ShardPart; replica?: JetStreamReplica }> {
   const engine = await loadEngine(opts.index, { llm: null });
   const part = partFromEngine(engine, opts.shard, opts.shards);
-  const server = await serveHttpRpc(shardHandler(part), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0 });
-  return Object.assign(server, { part });
+  if (!opts.nats) {
+    const server = await serveHttpRpc(shardHandler(part), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0 });
+    return Object.assign(server, { part });
+  }
+  const wpart = writablePart(part, 0);
+  const nc = await connectNats(opts.nats.url);
+  let replica: JetStreamReplica | undefined;
+  try {
+    const names = logNames(opts.nats.log);
+    replica = await JetStreamReplica.start({
+      nc,
+      index: opts.nats.log,
+      id: opts.nats.replicaId ?? `shard-${opts.shard}-of-${opts.shards}`,
+      fromVersion: wpart.version,
+      apply: async (version, op) => applySplitOp(wpart, version, op as unknown as SplitWriteOp),
+      onError: (err) => process.stderr.write(`shard ${opts.shard}/${opts.shards}: stopped following the write log: ${err.message}\n`),
+    });
+    // caught up to the stream as it was at start before answering anything
+    const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
+    await replica.waitFor(last);
+    const server = await serveHttpRpc(shardHandler(wpart), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0 });
+    const r = replica;
+    const closeServer = server.close.bind(server);
+    return Object.assign(server, {
+      part: wpart as ShardPart,
+      replica,
+      close: async () => {
+        await closeServer();
+        await r.stop().catch(() => {});
+        await nc.close().catch(() => {});
+      },
+    });
+  } catch (err) {
+    await replica?.halt().catch(() => {});
+    await nc.close().catch(() => {});
+    throw err;
+  }
 }
 
 /** The process side shared by every service: argv flags, `listening` to the parent over IPC, exit with it. */
@@ -205,6 +273,12 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
   const shard = Number(flag('shard'));
   const shards = Number(flag('shards'));
   serviceMain(`shard ${shard}/${shards}`, () =>
-    startShardService({ index: flag('index'), shard, shards, port: Number(flag('port', '0')) }),
+    startShardService({
+      index: flag('index'),
+      shard,
+      shards,
+      port: Number(flag('port', '0')),
+      ...(flag('log', '') ? { nats: { log: flag('log'), url: flag('nats', '') || undefined, replicaId: flag('replica-id', '') || undefined } } : {}),
+    }),
   );
 }
