@@ -80,8 +80,8 @@ export interface Split {
   /** Starts another gateway over the same shards and embedder (a lesson measures the learner's fan-out beside the engine's). */
   addGateway(name: string, fanOutModule?: string): Promise<Service>;
   /**
-   * Starts another gateway over the URLs given per shard (`shardUrls[s]`: the replicas, or one balancer's URL): a
-   * replica-set gateway (replica-gateway.ts) when any shard has more than one URL, else gateway.ts.
+   * Starts another gateway over the URLs given per shard (`shardUrls[s]`: the replicas, or one balancer's URL); a shard
+   * with more than one URL is balanced by a ReplicaSet (gateway.ts `shardReplicas`).
    */
   addGatewayOver(name: string, shardUrls: string[][], opts?: { cpus?: string; pickModule?: string }): Promise<Service>;
   stop(): Promise<void>;
@@ -116,7 +116,7 @@ export async function startSplit(opts: SplitOptions): Promise<Split> {
     const startGateway = (name: string, port: number, fanOutModule: string | undefined, shardUrls = replicas.map((r) => r.map((s) => s.url)), cpus = opts.gatewayCpus, pickModule?: string) =>
       sup.start({
         name,
-        script: shardUrls.some((u) => u.length > 1) ? 'shared/services/replica-gateway.ts' : 'shared/services/gateway.ts',
+        script: 'shared/services/gateway.ts',
         args: ['--host', opts.host ?? '127.0.0.1'],
         port,
         ...pin(cpus),

@@ -49,6 +49,7 @@ import type { EmbedReply } from './embedder-service.ts';
 import { withBulkhead } from './bulkhead.ts';
 import { attachWrites } from './gateway-writes.ts';
 import { httpRpcClient } from './http-rpc.ts';
+import { ReplicaSet, type PickRule } from './replica-set.ts';
 import { isRpcError, RpcError, type CallOptions, type RpcClient } from './rpc.ts';
 import type { ChunkView, ShardSearchReply, ShardSearchRequest, ShardStatsReply } from './shard-service.ts';
 import { flag, serviceMain } from './shard-service.ts';
@@ -512,6 +513,11 @@ export async function createGatewayApp(gateway: Gateway, opts: GatewayServerOpti
 /** What the gateway process reads from its environment (the supervisor sets it). */
 export interface GatewayEnv {
   shardUrls: string[];
+  /** Shard i's replica URLs at index i (RAG_SHARD_REPLICAS, JSON): a shard with more than one is balanced by a
+   *  `ReplicaSet` (replica-set.ts, lesson t4/05); unset or one URL: `shardUrls[i]` alone. */
+  shardReplicas?: string[][];
+  /** A module exporting `pick` (a `PickRule`) for the replica sets instead of `leastOutstanding` (lesson t4/05's exercise). */
+  pickModule?: string;
   embedderUrl: string;
   secret: string | undefined;
   server: GatewayServerOptions;
@@ -543,7 +549,12 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
   };
   const fanOut = env.fanOutModule ? ((await import(pathToFileURL(env.fanOutModule).href)) as { searchShards: typeof searchShards }).searchShards : undefined;
   const retriever = env.retrieverModule ? ((await import(pathToFileURL(env.retrieverModule).href)) as { createRetriever: RetrieverFactory }).createRetriever : undefined;
-  const gateway = new Gateway({ ...env.limits, shards: env.shardUrls.map(client), embedder: client(env.embedderUrl), shardDeadlineMs: env.shardDeadlineMs, onMissing, fanOut, retriever });
+  const pick = env.pickModule ? ((await import(pathToFileURL(env.pickModule).href)) as { pick: PickRule }).pick : undefined;
+  const shards: RpcClient[] = env.shardUrls.map((url, i) => {
+    const urls = env.shardReplicas?.[i] ?? [url];
+    return urls.length > 1 ? new ReplicaSet(urls.map(client), { name: `shard-${i}`, ...(pick ? { pick } : {}) }) : client(urls[0]);
+  });
+  const gateway = new Gateway({ ...env.limits, shards, embedder: client(env.embedderUrl), shardDeadlineMs: env.shardDeadlineMs, onMissing, fanOut, retriever });
   const ac = new AbortController();
   const initialised = gateway.initWhenReady(200, ac.signal).catch(() => {});
   const app = await createGatewayApp(gateway, env.server);
@@ -566,6 +577,8 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const env: GatewayEnv = {
     shardUrls: (process.env.RAG_SHARD_URLS ?? '').split(',').filter(Boolean),
+    shardReplicas: process.env.RAG_SHARD_REPLICAS ? (JSON.parse(process.env.RAG_SHARD_REPLICAS) as string[][]) : undefined,
+    pickModule: process.env.RAG_REPLICA_PICK || undefined,
     embedderUrl: process.env.RAG_EMBEDDER_URL ?? '',
     secret: process.env.RAG_INTERNAL_TOKEN,
     server: JSON.parse(process.env.RAG_GATEWAY_SERVER ?? '{"auth":false}') as GatewayServerOptions,
