@@ -7,7 +7,12 @@
  * - per fault: **time to healthy** (the fault → the first complete answer to a request sent after it) and the failed
  *   requests from the fault to the next one;
  * - with a `WriteLoad` (the ingest path: BullMQ on Redis → NATS JetStream → shards), acknowledged writes lost and
- *   jobs lost, as that load reports them.
+ *   jobs lost, as that load reports them. `ingestLoad` is the one the lesson runs: `rate` writes a second, each a
+ *   client that sends its document until it is acknowledged (200) or refused (4xx), retrying what is unknown (503,
+ *   504, reset, timeout) with the same Idempotency-Key; at the end `accountWrites` counts, with the shards' answer
+ *   to "do you hold it": **acknowledged lost** = a 200 and no shard holds it; **jobs lost** = writes with no outcome
+ *   (neither acknowledged nor refused) when the client gave up, `settleMs` after the load; and per fault
+ *   `summarizeWriteFaults`: the fault → the first acknowledged write sent after it.
  *
  *     const report = await runFaultLoad({ url, durationMs: 9_000, rate: 40, queries, faults: [
  *       { name: 'SIGKILL shard-1', atMs: 1_500, inject: () => process.kill(shard.pid!, 'SIGKILL') },
@@ -94,6 +99,214 @@ export interface WriteLoadReport {
   jobs: number;
   jobsLost: number;
   note?: string;
+  /** Writes refused (a 4xx other than 408/429: the client must not send it again). */
+  refused?: number;
+  /** Acknowledged writes that could not be checked (a shard that should hold them did not answer at the end). */
+  acknowledgedUnverified?: number;
+  /** Writes acknowledged on their first attempt (the write availability: ÷ jobs). */
+  firstAttemptAcknowledged?: number;
+  /** Writes never acknowledged that the shards hold anyway (applied, the answer lost: the client's retry replaces it). */
+  appliedUnacknowledged?: number;
+  /** Every attempt, in order of sending. */
+  attempts?: WriteAttempt[];
+}
+
+/**
+ * What one write attempt's answer tells the client: **acknowledged** (200: applied by every shard), **refused** (a
+ * 4xx other than 408/429: the request is wrong and sending it again will not help; the write is settled as not
+ * done) or **unknown** (503, 504, any other 5xx, 408/429, a refused or reset connection, no answer in time: the write
+ * may or may not be applied, and the client sends it again with the same Idempotency-Key).
+ */
+export type WriteAttemptOutcome = 'acknowledged' | 'refused' | 'unknown';
+
+export function classifyWriteAttempt(a: { status: number; error?: string }): WriteAttemptOutcome {
+  if (a.error !== undefined || a.status === 0) return 'unknown';
+  if (a.status === 200) return 'acknowledged';
+  if (a.status >= 400 && a.status < 500 && a.status !== 408 && a.status !== 429) return 'refused';
+  return 'unknown';
+}
+
+/**
+ * A write's outcome after the client's retries: the first attempt that settled it (acknowledged or refused), else
+ * **no-outcome** (every attempt unknown until the client gave up): the job is lost from the client's point of view.
+ */
+export type WriteVerdict = 'acknowledged' | 'refused' | 'no-outcome';
+
+export function writeVerdict(attempts: readonly WriteAttemptOutcome[]): WriteVerdict {
+  for (const a of attempts) if (a !== 'unknown') return a;
+  return 'no-outcome';
+}
+
+/** One attempt of one write: `at` ms after the load started, `ms` its round trip. */
+export interface WriteAttempt {
+  write: number;
+  at: number;
+  ms: number;
+  status: number;
+  outcome: WriteAttemptOutcome;
+  /** Why there was no answer (status 0). */
+  error?: string;
+}
+
+/**
+ * The write accounting. `writes[i]`: write i's attempts' outcomes in order; `held[i]`: whether the shards hold its
+ * document at the end (true / false, undefined when a shard that may hold it did not answer).
+ *
+ * - acknowledged lost: acknowledged (a 200 came) and held === false: the system said "applied" and forgot it;
+ * - jobs lost: writes with no outcome (neither acknowledged nor refused) after every retry of the client;
+ * - applied unacknowledged: not acknowledged, held anyway (harmless: writes are idempotent by id).
+ */
+export function accountWrites(writes: readonly (readonly WriteAttemptOutcome[])[], held: readonly (boolean | undefined)[]): WriteLoadReport {
+  const r = { acknowledged: 0, acknowledgedLost: 0, acknowledgedUnverified: 0, jobs: writes.length, jobsLost: 0, refused: 0, firstAttemptAcknowledged: 0, appliedUnacknowledged: 0 };
+  writes.forEach((attempts, i) => {
+    const v = writeVerdict(attempts);
+    if (attempts[0] === 'acknowledged') r.firstAttemptAcknowledged++;
+    if (v === 'acknowledged') {
+      r.acknowledged++;
+      if (held[i] === false) r.acknowledgedLost++;
+      else if (held[i] === undefined) r.acknowledgedUnverified++;
+    } else {
+      if (v === 'refused') r.refused++;
+      else r.jobsLost++;
+      if (held[i] === true) r.appliedUnacknowledged++;
+    }
+  });
+  return r;
+}
+
+/** A document of the write load: `id` unique to the run, `marker` a word of its own (searchable). */
+export interface WriteDoc {
+  id: string;
+  text: string;
+  title?: string;
+}
+
+export interface IngestLoadOptions {
+  /** The gateway (POST /v1/documents). */
+  url: string;
+  /** Writes started per second, open loop (each one a client that retries until settled). */
+  rate: number;
+  /** Stop starting writes after this many (default: no limit until stop()). */
+  maxWrites?: number;
+  /** Write i's document. */
+  doc(i: number): WriteDoc;
+  /** Idempotency-Key of write i (the same for all its attempts). */
+  key(i: number): string;
+  /** At the end: does the index hold each id (true / false / undefined: a shard did not answer). */
+  held(ids: string[]): Promise<(boolean | undefined)[]>;
+  /** One attempt waits this long for its answer (then: unknown, sent again). Default 4,000 ms. */
+  attemptTimeoutMs?: number;
+  /** Pause before sending again after an unknown outcome. Default 500 ms. */
+  retryDelayMs?: number;
+  /** After stop(): how long the clients go on retrying writes not settled yet. Default 10,000 ms. */
+  settleMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * The write half of a fault run: `rate` writes a second, each an ingest of one new document with its own
+ * Idempotency-Key, sent by a client that retries unknown outcomes (503/504/5xx, connection errors, timeouts) with the
+ * same key until it is acknowledged or refused, or until `settleMs` after stop(). Then the shards are asked which
+ * documents they hold, and `accountWrites` counts.
+ */
+export function ingestLoad(opts: IngestLoadOptions): WriteLoad & { readonly attempts: WriteAttempt[] } {
+  const attemptTimeoutMs = opts.attemptTimeoutMs ?? 4_000;
+  const retryDelayMs = opts.retryDelayMs ?? 500;
+  const attempts: WriteAttempt[] = [];
+  const outcomes: WriteAttemptOutcome[][] = [];
+  const ids: string[] = [];
+  const running = new Set<Promise<void>>();
+  let pool: Pool | undefined;
+  let t0 = 0;
+  let deadline = Infinity;
+  let tick: NodeJS.Timeout | undefined;
+  const write = async (i: number) => {
+    const d = opts.doc(i);
+    ids[i] = d.id;
+    const mine: WriteAttemptOutcome[] = (outcomes[i] = []);
+    const body = JSON.stringify({ documents: [d] });
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      const started = performance.now();
+      let status = 0;
+      let error: string | undefined;
+      try {
+        const res = await pool!.request({
+          method: 'POST',
+          path: '/v1/documents',
+          headers: { 'content-type': 'application/json', 'idempotency-key': opts.key(i) },
+          body,
+          signal: AbortSignal.timeout(Math.max(1, Math.floor(Math.min(attemptTimeoutMs, left)))),
+        });
+        await res.body.text();
+        status = res.statusCode;
+      } catch (err) {
+        error = (err as Error).message;
+      }
+      const outcome = classifyWriteAttempt({ status, error });
+      mine.push(outcome);
+      attempts.push({ write: i, at: started - t0, ms: performance.now() - started, status, outcome, ...(error !== undefined ? { error } : {}) });
+      if (outcome !== 'unknown') return;
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(retryDelayMs, deadline - performance.now()))));
+    }
+  };
+  return {
+    name: 'ingest',
+    attempts,
+    start() {
+      pool = new Pool(opts.url, { connections: 32 });
+      t0 = performance.now();
+      let next = 0;
+      tick = setInterval(() => {
+        const now = performance.now() - t0;
+        while (next < (opts.maxWrites ?? Infinity) && (next * 1000) / opts.rate <= now) {
+          const p = write(next++);
+          running.add(p);
+          p.finally(() => running.delete(p));
+        }
+      }, 5);
+    },
+    async stop() {
+      clearInterval(tick);
+      deadline = performance.now() + (opts.settleMs ?? 10_000);
+      while (running.size > 0) await Promise.all([...running]);
+      await pool?.close();
+      let held: (boolean | undefined)[];
+      try {
+        held = await opts.held(ids);
+      } catch (err) {
+        opts.log?.(`the held check failed: ${(err as Error).message}`);
+        held = ids.map(() => undefined);
+      }
+      const report = accountWrites(outcomes, held);
+      attempts.sort((a, b) => a.at - b.at);
+      return { ...report, attempts };
+    },
+  };
+}
+
+/** Per fault, the write side: the fault → the first acknowledged attempt sent after it (its arrival), and attempts by outcome until the next fault. */
+export interface WriteFaultSummary {
+  name: string;
+  atMs: number;
+  healthyAfterMs?: number;
+  acknowledged: number;
+  unknown: number;
+  refused: number;
+}
+
+export function summarizeWriteFaults(attempts: readonly WriteAttempt[], faults: readonly Pick<Fault, 'name' | 'atMs'>[], durationMs: number): WriteFaultSummary[] {
+  const sorted = [...faults].sort((a, b) => a.atMs - b.atMs);
+  return sorted.map((f, i) => {
+    const end = i + 1 < sorted.length ? sorted[i + 1].atMs : durationMs;
+    const window = attempts.filter((a) => a.at >= f.atMs && a.at < end);
+    const first = attempts
+      .filter((a) => a.at >= f.atMs && a.outcome === 'acknowledged')
+      .reduce<number | undefined>((min, a) => (min === undefined || a.at + a.ms < min ? a.at + a.ms : min), undefined);
+    const by = (o: WriteAttemptOutcome) => window.filter((a) => a.outcome === o).length;
+    return { name: f.name, atMs: f.atMs, healthyAfterMs: first === undefined ? undefined : first - f.atMs, acknowledged: by('acknowledged'), unknown: by('unknown'), refused: by('refused') };
+  });
 }
 
 /** One search of the run. */
@@ -124,6 +337,8 @@ export interface FaultRunReport {
   availability: Availability;
   faults: FaultSummary[];
   writes?: WriteLoadReport;
+  /** Per fault, the writes' side (when the write load recorded its attempts). */
+  writeFaults?: WriteFaultSummary[];
 }
 
 export interface FaultRunOptions {
@@ -177,6 +392,7 @@ export async function runFaultLoad(opts: FaultRunOptions): Promise<FaultRunRepor
   const t0 = performance.now();
   const faultTimers: NodeJS.Timeout[] = [];
   const injected: Promise<unknown>[] = [];
+  let writesStopped = false;
   try {
     if (opts.writeLoad) await opts.writeLoad.start();
     for (const f of opts.faults) {
@@ -232,6 +448,7 @@ export async function runFaultLoad(opts: FaultRunOptions): Promise<FaultRunRepor
     });
     await Promise.all([...inFlight]);
     await Promise.all(injected);
+    writesStopped = true;
     const writes = opts.writeLoad ? await opts.writeLoad.stop() : undefined;
     records.sort((a, b) => a.at - b.at);
     return {
@@ -240,9 +457,12 @@ export async function runFaultLoad(opts: FaultRunOptions): Promise<FaultRunRepor
       availability: availability(records.map((r) => r.outcome)),
       faults: summarizeFaults(records, opts.faults, opts.durationMs),
       writes,
+      writeFaults: writes?.attempts ? summarizeWriteFaults(writes.attempts, opts.faults, opts.durationMs) : undefined,
     };
   } finally {
     for (const t of faultTimers) clearTimeout(t);
+    // a run that failed half-way stops its writers too (their figures are lost with the run)
+    if (opts.writeLoad && !writesStopped) await opts.writeLoad.stop().catch(() => {});
     await pool.close();
   }
 }

@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { implementations } from '../../shared/lab/checkpoint.ts';
-import type { Answer, Outcome } from '../../shared/services/fault-run.ts';
+import { accountWrites, classifyWriteAttempt, type Answer, type Outcome } from '../../shared/services/fault-run.ts';
 import type { RestartPolicy } from './after.ts';
 import { EXPECTED, World } from './sim.ts';
 
@@ -137,5 +137,26 @@ describe.each(await implementations<Mod>(import.meta.url))('%s', (name, impl) =>
     ];
     const problems = cases.map((c) => ({ c, got: impl.classifyAnswer(c.a, EXPECTED) })).filter((x) => x.got !== x.c.want);
     expect(problems.length, problems.map((x) => `${x.c.what}: ${x.c.wrongMsg(x.got)}`).join('; ')).toBe(0);
+  });
+});
+
+// The write half's accounting (shared/services/fault-run.ts, not part of the exercise): what the bench counts as
+// "acknowledged writes lost" and "jobs lost" after a Redis restart and a worker kill, on one small story.
+describe('the write accounting of the fault run', () => {
+  it('a job lost with Redis and sent again is not lost; an acknowledged write no shard holds is', () => {
+    expect(classifyWriteAttempt({ status: 503 }), 'a 503 means "not known to be applied": retry').toBe('unknown');
+    expect(classifyWriteAttempt({ status: 0, error: 'timeout' })).toBe('unknown');
+    expect(classifyWriteAttempt({ status: 400 }), 'a 400 is settled: sending it again does not help').toBe('refused');
+    const report = accountWrites(
+      [
+        ['acknowledged'], // written before the faults
+        ['unknown', 'acknowledged'], // its job died with Redis (504 after the wait); the retry with the same key made it again
+        ['unknown', 'unknown', 'acknowledged'], // queued behind the killed worker's job; acknowledged once the new worker ran it
+        ['acknowledged'], // a 200 … and no shard holds it at the end: an acknowledged write lost
+        ['unknown', 'unknown'], // every attempt unknown until the client gave up: a job lost (the shards hold it: applied, never acknowledged)
+      ],
+      [true, true, true, false, true],
+    );
+    expect(report).toMatchObject({ jobs: 5, acknowledged: 4, acknowledgedLost: 1, jobsLost: 1, appliedUnacknowledged: 1, firstAttemptAcknowledged: 2 });
   });
 });
