@@ -175,7 +175,13 @@ describe.each(impls)('%s', (_name, impl) => {
       const pending = settle(other.embed(lists.slice(0, 24)));
       // the thread ends after the run it is in (terminating it inside onnxruntime's native run would abort the process)
       other.threads[other.threads.length - 1].worker.postMessage({ exit: 1 });
-      expect(await pending, 'a request in flight when the last thread died').toMatch(/^rejected: /);
+      const layers = other.threads.flatMap((t) => t.layers);
+      const pipeline = new Set(layers).size === layers.length;
+      // a pipeline cannot finish a request without its last stage: rejected. Whole-model threads may finish it (the
+      // dying thread completes the run it is in, the other serves the rest: resolved, which a loaded machine's timing
+      // makes likely) or reject what the dead one held; either way it settles.
+      if (pipeline) expect(await pending, 'a request in flight when the last stage died').toMatch(/^rejected: /);
+      else expect(await pending, 'a request in flight when one whole-model thread died').not.toBe('hung');
       // a pipeline has no way round a dead stage (rejected); whole-model threads may serve it on the other (resolved)
       expect(await settle(other.embed(lists.slice(0, 4))), 'a request after the last thread died').not.toBe('hung');
     } finally {
