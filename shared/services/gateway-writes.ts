@@ -25,11 +25,11 @@
  * **Statistics.** Every shard scores BM25 with the collection's statistics, which the gateway sums from the shards'
  * (`Gateway.init`). After a write they change, so: `refreshStats` re-reads them bracketed by the shards' versions,
  * until every shard was at one version v from before the read to after it (the statistics are then exactly v's);
- * a write route calls it with the write's version before answering (a client that searches through this gateway
- * after its 200 is scored with statistics that include its write), and `followStats` calls it whenever a shard
- * reports an applied op (writes through another gateway). Between two ops a search can still meet shards at
- * different versions, or statistics one op behind the postings: its scores are then between two versions' (hits
- * from v and v+1). When writes pause, every answer again equals the monolith's at that version.
+ * a write route waits for a read of them that started after its job completed (a client that searches through this
+ * gateway after its 200 is scored with statistics that include its write), and `followStats` refreshes whenever a
+ * shard reports an applied op (writes through another gateway); both share one refresh at a time (`statsRefresher`).
+ * Between two ops a search can still meet shards at different versions, or statistics one op behind the postings:
+ * its scores are then between two versions' (hits from v and v+1). When writes pause, every answer again equals the monolith's at that version.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -124,35 +124,92 @@ export async function refreshStats(shards: readonly RpcClient[], read: () => Pro
   return undefined;
 }
 
+/** One refresh of the collection statistics at a time, shared by everyone who needs one (`statsRefresher`). */
+export interface StatsRefresher {
+  /** Asks for a refresh (`refreshStats`: exact once writes pause); coalesced with the one running, if any. */
+  kick(): void;
+  /**
+   * Asks for a refresh and resolves once a read of the statistics that started after this call has ended (or a
+   * refresh round ended without one: a shard not answering). Never rejects.
+   */
+  fresh(): Promise<void>;
+  /** Resolves once no refresh is running. */
+  settled(): Promise<void>;
+}
+
 /**
- * Refreshes the statistics whenever a shard reports an applied op on the log's progress subject (writes through any
- * gateway), coalescing bursts: at most one refresh runs, and one more after it if ops were applied meanwhile.
+ * The statistics refresh of one gateway, shared by the log follower (every applied op) and every acknowledged write
+ * (`fresh` before the 200: the job completed once every shard applied the write, so a read that starts after that
+ * includes it). At most one `refreshStats` runs; a caller waits for the next read to start and end, not for a
+ * refresh loop of its own. (Each write route running its own `refreshStats` loop — up to 20 reads while writes keep
+ * landing — made N acknowledgements at once cost up to 20·N reads in parallel: under load each took longer than the
+ * client's attempt, whose retry did it all again, and a backlog of completed writes was never acknowledged.)
  */
-export function followStats(opts: { nc: NatsConnection; log: string; shards: readonly RpcClient[]; read: () => Promise<void>; onError?: (err: Error) => void }): { stop(): void; settled(): Promise<void> } {
-  const sub: Subscription = opts.nc.subscribe(logNames(opts.log).applied);
+export function statsRefresher(shards: readonly RpcClient[], read: () => Promise<void>, onError?: (err: Error) => void): StatsRefresher {
+  let asked = 0; // requests so far (kick and fresh)
+  let served = 0; // every request numbered ≤ served has seen a read start after it and end (or a round end)
   let running: Promise<void> | undefined;
-  let again = false;
-  const kick = () => {
-    if (running) {
-      again = true;
-      return;
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const serve = (n: number) => {
+    if (n <= served) return;
+    served = n;
+    for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].n <= served) waiters.splice(i, 1)[0].resolve();
+  };
+  const counted = async () => {
+    const n = asked; // every request up to n was made before this read started
+    try {
+      await read();
+    } finally {
+      serve(n);
     }
+  };
+  const kick = () => {
+    asked++;
+    if (running) return;
     running = (async () => {
-      do {
-        again = false;
-        await refreshStats(opts.shards, opts.read).catch((err: Error) => opts.onError?.(err));
-      } while (again);
+      while (served < asked) {
+        const n = asked;
+        await refreshStats(shards, counted).catch((err: Error) => onError?.(err));
+        serve(n);
+      }
       running = undefined;
     })();
   };
-  void (async () => {
-    for await (const _ of sub) kick();
-  })();
   return {
-    stop: () => sub.unsubscribe(),
+    kick,
+    fresh() {
+      kick();
+      const n = asked;
+      return n <= served ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }));
+    },
     settled: async () => {
       while (running) await running;
     },
+  };
+}
+
+/**
+ * Refreshes the statistics whenever a shard reports an applied op on the log's progress subject (writes through any
+ * gateway), through `refresher` (default: one of its own), which coalesces bursts: at most one refresh runs, and one
+ * more after it if ops were applied meanwhile.
+ */
+export function followStats(opts: {
+  nc: NatsConnection;
+  log: string;
+  shards: readonly RpcClient[];
+  read: () => Promise<void>;
+  onError?: (err: Error) => void;
+  refresher?: StatsRefresher;
+}): { stop(): void; settled(): Promise<void>; refresher: StatsRefresher } {
+  const sub: Subscription = opts.nc.subscribe(logNames(opts.log).applied);
+  const refresher = opts.refresher ?? statsRefresher(opts.shards, opts.read, opts.onError);
+  void (async () => {
+    for await (const _ of sub) refresher.kick();
+  })();
+  return {
+    stop: () => sub.unsubscribe(),
+    settled: () => refresher.settled(),
+    refresher,
   };
 }
 
@@ -164,6 +221,8 @@ export interface WriteRoutesOptions {
   readStats: () => Promise<void>;
   /** Deadline of the presence check per shard, ms. Default 2000. */
   hasDeadlineMs?: number;
+  /** The gateway's shared statistics refresh (the log follower's); default: one of the routes' own. */
+  refresher?: StatsRefresher;
 }
 
 /** Which of `ids` any shard holds a chunk of (every shard must answer). */
@@ -204,9 +263,11 @@ async function submitted(opts: WriteRoutesOptions, job: SplitJob, key: string | 
 
 /** POST /v1/documents, DELETE /v1/documents/:id and DELETE /v1/documents on the gateway's app. */
 export function registerWriteRoutes(app: FastifyInstance, opts: WriteRoutesOptions): void {
-  const acknowledged = async (result: SplitJobResult) => {
-    // statistics at least at this write's version before the 200: the client's next search here includes it
-    await refreshStats(opts.shards, opts.readStats, result.version).catch(() => {});
+  const refresher = opts.refresher ?? statsRefresher(opts.shards, opts.readStats);
+  const acknowledged = async (_result: SplitJobResult) => {
+    // statistics read after the job completed (every shard had applied it) before the 200: the client's next search
+    // here includes it; one shared read for every write acknowledged meanwhile, not a refresh loop per write
+    await refresher.fresh();
   };
 
   app.post(
@@ -270,8 +331,9 @@ export async function attachWrites(
   }
   const shards = gateway.opts.shards;
   const readStats = () => gateway.init();
-  registerWriteRoutes(app, { queue, shards, readStats });
-  const follower = followStats({ nc, log: opts.log, shards, read: readStats, onError: () => {} });
+  const refresher = statsRefresher(shards, readStats, () => {});
+  registerWriteRoutes(app, { queue, shards, readStats, refresher });
+  const follower = followStats({ nc, log: opts.log, shards, read: readStats, refresher });
   return {
     queue,
     follower,

@@ -246,7 +246,7 @@ export default defineLesson<Size, Input>({
     'Headline: available answers ÷ all requests, services started once vs under the supervisor. Also: the restart policy in a simulated crash loop',
   sizes: {
     quick: { shards: 2, durationMs: 16_000, rate: 40, faultsAtMs: { shard1: 1_000, embedder: 1_500, ingest: 6_100, shard0: 9_000, redis: 13_600 }, queries: 60, writeRate: 1, settleMs: 6_000 },
-    full: { shards: 2, durationMs: 30_000, rate: 60, faultsAtMs: { shard1: 3_000, ingest: 7_100, embedder: 11_000, shard0: 19_000, redis: 25_100 }, queries: 300, writeRate: 1, settleMs: 12_000 },
+    full: { shards: 2, durationMs: 30_000, rate: 60, faultsAtMs: { shard1: 3_000, ingest: 7_100, embedder: 11_000, shard0: 19_000, redis: 25_100 }, queries: 300, writeRate: 2, settleMs: 12_000 },
   },
   setup: async (size, ctx) => {
     ctx.log('index: .cache/idx-brown-flat (built from the Brown corpus on first use, ~6 s)');
