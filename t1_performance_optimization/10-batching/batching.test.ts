@@ -114,7 +114,9 @@ describe.each(await implementations<Mod>(import.meta.url))('%s', (name, impl) =>
     });
   });
 
-  describe('createBatcher', () => {
+  // A batcher that never flushes leaves its callers waiting forever: those tests fail by timing out, after 3 s
+  // rather than vitest's default (a right batcher answers these in milliseconds).
+  describe('createBatcher', { timeout: 3_000 }, () => {
     it('gives every caller its own result, and loses no call (1,000 calls, mixed arrival)', async () => {
       const { batches, fn } = recorder();
       const b = impl.createBatcher(fn, { maxItems: 16, maxWaitMs: 1 });
@@ -289,7 +291,7 @@ describe.each(await implementations<Mod>(import.meta.url))('%s', (name, impl) =>
     });
   });
 
-  describe('the retrieval service (SIF embedder + search, both batched)', () => {
+  describe('the retrieval service (SIF embedder + search, both batched)', { timeout: 3_000 }, () => {
     it('answers 60 concurrent real queries exactly as one-at-a-time calls do, each to its own caller', async () => {
       const { embedder, index, queries } = corpus;
       const service = createService(impl, embedder, index, { maxItems: 8, maxWaitMs: 1, k: 5 });
