@@ -204,8 +204,18 @@ export async function embedQuery(embedder: RpcClient, text: string, opts: CallOp
  * timeout of its own beyond it; each shard and the embedder sit behind their own bulkhead; an embedder that fails or
  * is too slow turns the answer into BM25 only, and missing shards into a partial answer, both flagged in `degraded`.
  */
-export const createRetriever: RetrieverFactory = (shards, embedder, o) => {
-  const shardHeads = shards.map((s) => withBulkhead(s, { maxConcurrent: o.maxPerShard, maxQueue: o.maxQueue, now: o.now }));
+/** The parts of `createRetriever` a variant may swap (lesson t4/08's wrong solutions change only this one). */
+export interface RetrieverParts {
+  /** What the fan-out calls for each shard; default: each shard behind its own bulkhead of `maxPerShard`. */
+  shardHeads?: (shards: readonly RpcClient[], o: RetrieverOptions) => RpcClient[];
+}
+
+const bulkheadPerShard: NonNullable<RetrieverParts['shardHeads']> = (shards, o) =>
+  shards.map((s) => withBulkhead(s, { maxConcurrent: o.maxPerShard, maxQueue: o.maxQueue, now: o.now }));
+
+/** `createRetriever` with some of its parts swapped. */
+export const retrieverWith = (parts: RetrieverParts = {}): RetrieverFactory => (shards, embedder, o) => {
+  const shardHeads = (parts.shardHeads ?? bulkheadPerShard)(shards, o);
   const embedHead = withBulkhead(embedder, { maxConcurrent: o.maxToEmbedder, maxQueue: o.maxQueue, now: o.now });
   const left = (deadline: number) => deadline - o.replyReserveMs - o.now();
   return {
@@ -247,6 +257,8 @@ export const createRetriever: RetrieverFactory = (shards, embedder, o) => {
     },
   };
 };
+
+export const createRetriever: RetrieverFactory = retrieverWith();
 
 // ---------------------------------------------------------------------------------------------------------------
 // The gateway's search
