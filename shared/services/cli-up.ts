@@ -177,6 +177,8 @@ Options:
                            127.0.0.1 and answer only calls carrying the per-run service credential)
   --index <dir>            a saved index with exact vectors (npm run index -- --vector flat …); default
                            ${DEFAULT_SPLIT_INDEX}, built from the Brown corpus on first start
+  --prometheus-sd DIR      write Prometheus file_sd targets (DIR/<job>.json) and the scrape credential
+                           (DIR/token, mode 0600) for deploy/prometheus/prometheus.yml (its default: .cache/prom-sd)
   --shard-deadline-ms MS   how long the gateway waits for each shard before answering without it, flagged
                            partial (default 1000)
   -h, --help               show this help
@@ -193,6 +195,7 @@ async function main(): Promise<void> {
     replicas: { type: 'string' },
     cpus: { type: 'string' },
     'write-log': { type: 'string' },
+    'prometheus-sd': { type: 'string' },
     ...ACCESS_FLAGS,
   });
   const shards = numberFlag('shards', values.shards, 2, (n) => Number.isInteger(n) && n >= 1 && n <= 64);
@@ -215,6 +218,19 @@ async function main(): Promise<void> {
   log(`starting ${shards} shard(s)${replicas > 1 ? ` × ${replicas} replicas` : ''}, the embedder and the gateway…`);
   const split = await startSplit({ index, shards, replicas, cpus, port, host, server, shardDeadlineMs, supervisor: { log }, writeLog: values['write-log'] });
   log(`ready: gateway ${split.url} → embedder ${split.embedder.url}, shards ${split.replicas.map((r) => r.map((s) => s.url).join('|')).join(' ')}`);
+  if (values['prometheus-sd']) {
+    // t4/15: Prometheus' file_sd targets and the credential it scrapes /metrics with (deploy/prometheus/prometheus.yml)
+    const { writePrometheusSd } = await import('../observe/prom-sd.ts');
+    const targets = [
+      { job: 'gateway' as const, url: split.url },
+      { job: 'embedder' as const, url: split.embedder.url },
+      ...split.replicas.flatMap((r, i) => r.map((s, j) => ({ job: 'shard' as const, url: s.url, labels: { shard: String(i), replica: String(j) } }))),
+      ...(split.ingest ? [{ job: 'ingest' as const, url: split.ingest.url }] : []),
+    ];
+    const dir = path.resolve(values['prometheus-sd']);
+    writePrometheusSd(dir, targets, split.supervisor.secret);
+    log(`prometheus: file_sd targets and token in ${dir} (deploy/prometheus/prometheus.yml reads .cache/prom-sd)`);
+  }
   process.stdout.write(`${split.url}\n`);
   let stopping = false;
   const stop = (sig: string) => {

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createDefaultEmbedder } from '../embed/sif.ts';
 import { RagError } from '../errors.ts';
 import type { Embedder } from '../types.ts';
+import { createServiceMetrics } from '../observe/service-metrics.ts';
 import { serveHttpRpc, type HttpRpcServer } from './http-rpc.ts';
 import { RpcError, type RpcHandler } from './rpc.ts';
 import { flag, serviceMain } from './shard-service.ts';
@@ -65,7 +66,7 @@ export function embedderHandler(embedder: Embedder): RpcHandler {
 
 export async function startEmbedderService(opts: { index: string; secret?: string; port?: number }): Promise<HttpRpcServer> {
   const embedder = await embedderOfIndex(opts.index);
-  return serveHttpRpc(embedderHandler(embedder), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0 });
+  return serveHttpRpc(embedderHandler(embedder), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0, service: 'embedder', metrics: createServiceMetrics('embedder').http });
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -29,6 +29,10 @@
  * Every call to a service carries the service credential (`x-internal-token`, http-rpc.ts); the services listen on
  * 127.0.0.1 only and answer nothing without it except /healthz and /readyz.
  *
+ * **Traced** when the environment asks for it (OTEL_EXPORTER_OTLP_ENDPOINT…, shared/observe/tracing.ts): a SERVER
+ * span per /v1 request continuing the client's `traceparent`, `gateway.embed` and `gateway.fanout` under it, and a
+ * CLIENT span per call to the embedder and each shard (http-rpc.ts), whose services continue the same trace.
+ *
  * What the split leaves out for now: metadata filters (400), answers (`answer` is accepted and ignored: no answer is
  * built), the results cache, and writes (the ingest worker, t4's JetStream lessons).
  */
@@ -46,11 +50,14 @@ import { queryBody } from '../serve/schemas.ts';
 import { createAnalyzer } from '../text/analyzer.ts';
 import type { ScoredLabel } from '../types.ts';
 import type { EmbedReply } from './embedder-service.ts';
+import { registerFastifyMetrics } from '../observe/fastify-metrics.ts';
+import { createServiceMetrics, watchGateway } from '../observe/service-metrics.ts';
 import { withBulkhead } from './bulkhead.ts';
 import { attachWrites } from './gateway-writes.ts';
 import { httpRpcClient } from './http-rpc.ts';
 import { ReplicaSet, type PickRule } from './replica-set.ts';
 import { isRpcError, RpcError, type CallOptions, type RpcClient } from './rpc.ts';
+import { annotate, inRequestSpan, inSpan, traceRequests } from '../observe/tracing.ts';
 import type { ChunkView, ShardSearchReply, ShardSearchRequest, ShardStatsReply } from './shard-service.ts';
 import { flag, serviceMain } from './shard-service.ts';
 
@@ -188,6 +195,8 @@ export interface RetrieverOptions {
 export interface Retriever {
   retrieve(req: RetrieveRequest): Promise<Retrieved>;
   close(): Promise<void>;
+  /** The clients it calls, as wrapped (bulkheads, breakers), by target: what GET /metrics reads (t4/15). */
+  upstreams?(): Array<{ target: string; client: unknown }>;
 }
 
 export type RetrieverFactory = (shards: readonly RpcClient[], embedder: RpcClient, opts: RetrieverOptions) => Retriever;
@@ -229,7 +238,7 @@ export const retrieverWith = (parts: RetrieverParts = {}): RetrieverFactory => (
         const budget = Math.min(o.embedDeadlineMs, left(req.deadline) * o.embedShare);
         try {
           if (budget <= 0) throw new RpcError('DEADLINE_EXCEEDED', 'no budget left for the embedder');
-          const v = await embedQuery(embedHead, req.text, { deadlineMs: budget, signal: req.signal });
+          const v = await inSpan('gateway.embed', { 'rag.budget_ms': Math.floor(budget) }, () => embedQuery(embedHead, req.text, { deadlineMs: budget, signal: req.signal }));
           if (v) query.vector = v;
         } catch (err) {
           if (req.signal?.aborted || isRpcError(err, 'INVALID_ARGUMENT')) throw err;
@@ -246,7 +255,11 @@ export const retrieverWith = (parts: RetrieverParts = {}): RetrieverFactory => (
         const why = `no budget left for the shards (${Math.round(left(req.deadline) + o.replyReserveMs)} ms before the deadline)`;
         r = { text: [], dense: [], chunks: new Map(), missingShards: shards.map((_, i) => i), errors: shards.map(() => why) };
       } else {
-        r = await o.fanOut(shardHeads, query, { k: req.k, stats: req.stats, deadlineMs: budget, signal: req.signal });
+        r = await inSpan('gateway.fanout', { 'rag.shards': shardHeads.length, 'rag.budget_ms': Math.floor(budget) }, async () => {
+          const out = await o.fanOut(shardHeads, query, { k: req.k, stats: req.stats, deadlineMs: budget, signal: req.signal });
+          if (out.missingShards.length > 0) annotate({ 'rag.missing_shards': out.missingShards });
+          return out;
+        });
       }
       timings.fanout = o.now() - t;
       if (r.missingShards.length > 0) degraded.push('shards-missing');
@@ -255,6 +268,7 @@ export const retrieverWith = (parts: RetrieverParts = {}): RetrieverFactory => (
     close: async () => {
       await Promise.all([...shards, embedder].map((c) => c.close()));
     },
+    upstreams: () => [...shardHeads.map((client, i) => ({ target: `shard-${i}`, client })), { target: 'embedder', client: embedHead }],
   };
 };
 
@@ -356,6 +370,11 @@ export class Gateway {
       now: this.now,
       fanOut: opts.fanOut ?? searchShards,
     });
+  }
+
+  /** The retrieval's upstream clients by target (GET /metrics: bulkheads, breakers). */
+  upstreams(): Array<{ target: string; client: unknown }> {
+    return this.retriever.upstreams?.() ?? [];
   }
 
   /** True once the collection statistics are known. */
@@ -481,6 +500,7 @@ export async function createGatewayApp(gateway: Gateway, opts: GatewayServerOpti
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, allowUnionTypes: true } },
     schemaErrorFormatter: (errors, dataVar) => formatValidation(errors as never, dataVar),
   }) as unknown as FastifyInstance;
+  traceRequests(app, (url) => url.startsWith('/v1/')); // a SERVER span per API request (tracing on; shared/observe/tracing.ts)
   const access = await registerAccess(app, opts.auth, opts.rateLimit);
   app.addHook('onClose', async () => access.close());
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
@@ -516,7 +536,11 @@ export async function createGatewayApp(gateway: Gateway, opts: GatewayServerOpti
       request.raw.once('close', () => {
         if (!request.raw.complete) ac.abort();
       });
-      return gateway.search(body.query, { k: body.k, mode: body.mode, signal: ac.signal, timeoutMs });
+      return inRequestSpan(request, async () => {
+        const r = await gateway.search(body.query, { k: body.k, mode: body.mode, signal: ac.signal, timeoutMs });
+        annotate({ 'rag.mode': body.mode ?? 'hybrid', 'rag.hits': r.hits.length, 'rag.partial': r.partial, 'rag.degraded': r.degraded, 'rag.budget_ms': r.budgetMs });
+        return r;
+      });
     },
   );
   return app;
@@ -545,8 +569,8 @@ export interface GatewayEnv {
 }
 
 /** Starts the gateway: clients to the services, statistics from the shards, the HTTP server on `port`. */
-export async function startGateway(env: GatewayEnv, port: number, host = '127.0.0.1'): Promise<{ url: string; gateway: Gateway; close(): Promise<void> }> {
-  const client = (url: string) => httpRpcClient(url, { secret: env.secret, connections: 32 });
+export async function startGateway(env: GatewayEnv, port: number, host = '127.0.0.1'): Promise<{ url: string; gateway: Gateway; notReady(): void; close(): Promise<void> }> {
+  const client = (url: string, service?: string) => httpRpcClient(url, { secret: env.secret, connections: 32, service });
   // one line per shard per second at most: a dead shard under load would otherwise log every query
   const lastLogged = new Map<number, { at: number; since: number }>();
   const onMissing = (s: number, why: string) => {
@@ -564,19 +588,32 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
   const pick = env.pickModule ? ((await import(pathToFileURL(env.pickModule).href)) as { pick: PickRule }).pick : undefined;
   const shards: RpcClient[] = env.shardUrls.map((url, i) => {
     const urls = env.shardReplicas?.[i] ?? [url];
-    return urls.length > 1 ? new ReplicaSet(urls.map(client), { name: `shard-${i}`, ...(pick ? { pick } : {}) }) : client(urls[0]);
+    return urls.length > 1 ? new ReplicaSet(urls.map((u) => client(u, `shard-${i}`)), { name: `shard-${i}`, ...(pick ? { pick } : {}) }) : client(urls[0], `shard-${i}`);
   });
-  const gateway = new Gateway({ ...env.limits, shards, embedder: client(env.embedderUrl), shardDeadlineMs: env.shardDeadlineMs, onMissing, fanOut, retriever });
+  const gateway = new Gateway({ ...env.limits, shards, embedder: client(env.embedderUrl, 'embedder'), shardDeadlineMs: env.shardDeadlineMs, onMissing, fanOut, retriever });
   const ac = new AbortController();
   const initialised = gateway.initWhenReady(200, ac.signal).catch(() => {});
   const app = await createGatewayApp(gateway, env.server);
   const writes = env.writeLog ? await attachWrites(app, gateway, { log: env.writeLog }) : undefined;
+  // GET /metrics (t4/15): Prometheus text for a caller with the service credential (Authorization: Bearer)
+  const metrics = createServiceMetrics('gateway');
+  metrics.setReady(() => gateway.ready);
+  watchGateway(metrics, { load: gateway.load, upstreams: () => gateway.upstreams() });
+  registerFastifyMetrics(app, metrics, env.secret);
+  // shutting down (serviceMain's SIGTERM, t4/14): /readyz 503 while queries are still answered, so balancers move away first
+  let leaving = false;
+  app.addHook('onRequest', async (request, reply) => {
+    if (leaving && request.url === '/readyz') return reply.code(503).send({ ready: false, shuttingDown: true });
+  });
   await app.listen({ port, host });
   void initialised; // ready (GET /readyz 200) once every shard has answered `stats`
   const addr = app.server.address() as { port: number };
   return {
     url: `http://${host}:${addr.port}`,
     gateway,
+    notReady: () => {
+      leaving = true;
+    },
     close: async () => {
       ac.abort();
       await app.close();

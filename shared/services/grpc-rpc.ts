@@ -28,6 +28,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { RpcError, TOKEN_HEADER, toRpcError, type CallOptions, type RpcClient, type RpcCode, type RpcHandler } from './rpc.ts';
+import { rpcSpanName, serverSpan, traceHeaders, tracedClient, tracingOn } from '../observe/tracing.ts';
 
 /** How one method's request and response become bytes, on both sides of the wire. */
 export interface MethodCodec<Req = unknown, Res = unknown> {
@@ -126,6 +127,8 @@ export interface GrpcRpcServerOptions {
   codecs?: Codecs;
   /** Largest message in bytes, each way; default grpc-js's 4 MiB. */
   maxMessageBytes?: number;
+  /** The service's name in trace spans (`<service>/<method>`, shared/observe/tracing.ts); default none: `<method>`. */
+  service?: string;
 }
 
 export interface GrpcRpcServer {
@@ -175,7 +178,9 @@ export async function serveGrpcRpc(handler: RpcHandler, opts: GrpcRpcServerOptio
     const timer = deadlineMs === undefined ? undefined : setTimeout(() => ac.abort(new DOMException('deadline', 'TimeoutError')), deadlineMs);
     call.on('cancelled', () => ac.abort(new DOMException('client gone', 'AbortError')));
     const timedOut = () => ac.signal.aborted && (ac.signal.reason as Error | undefined)?.name === 'TimeoutError';
-    handler(method, req, { signal: ac.signal, deadlineMs }).then(
+    const run = () => handler(method, req, { signal: ac.signal, deadlineMs });
+    // tracing on: a SERVER span continuing the caller's trace from the traceparent metadata
+    (tracingOn() ? serverSpan(rpcSpanName(opts.service, method), call.metadata.getMap() as Record<string, string>, { 'rpc.system': 'grpc', 'rpc.method': method }, run) : run()).then(
       (out) => {
         clearTimeout(timer);
         if (timedOut()) return fail(callback, new RpcError('DEADLINE_EXCEEDED', `${method} ran past its ${deadlineMs} ms budget`));
@@ -223,6 +228,8 @@ export interface GrpcRpcClientOptions {
   codecs?: Codecs;
   /** Budget per call when the caller gives none, in ms; default none. */
   defaultDeadlineMs?: number;
+  /** The callee's name in trace spans (`<service>/<method>`, shared/observe/tracing.ts); default none: `<method>`. */
+  service?: string;
   /** Largest message in bytes, each way; default grpc-js's 4 MiB to receive. */
   maxMessageBytes?: number;
   /** Passed to the grpc-js channel (keepalive, load-balancing policy, …). */
@@ -240,7 +247,8 @@ export function grpcRpcClient(address: string, opts: GrpcRpcClientOptions = {}):
   });
   const codecs = opts.codecs ?? {};
   const target = address;
-  return {
+  // each call a CLIENT span when tracing is on; its traceparent goes in the metadata
+  return tracedClient(opts.service, {
     target,
     call<Res>(method: string, req: unknown, callOpts: CallOptions = {}): Promise<Res> {
       const budget = callOpts.deadlineMs ?? opts.defaultDeadlineMs;
@@ -260,6 +268,7 @@ export function grpcRpcClient(address: string, opts: GrpcRpcClientOptions = {}):
       const metadata = new grpc.Metadata();
       if (opts.secret !== undefined) metadata.set(TOKEN_HEADER, opts.secret);
       if (!own) metadata.set(METHOD_METADATA, method);
+      for (const [k, v] of Object.entries(traceHeaders())) metadata.set(k, v);
       const options: grpc.CallOptions = budget === undefined ? {} : { deadline: Date.now() + budget };
       return new Promise<Res>((resolve, reject) => {
         const onAbort = () => call.cancel();
@@ -282,7 +291,7 @@ export function grpcRpcClient(address: string, opts: GrpcRpcClientOptions = {}):
       });
     },
     close: async () => client.close(),
-  };
+  }, { 'rpc.system': 'grpc' });
 }
 
 function abortError(signal: AbortSignal, method: string, target: string, budget: number | undefined): RpcError {

@@ -42,6 +42,7 @@ import { LIMITS } from '../engine.ts';
 import { isRagError, RagError } from '../errors.ts';
 import type { LogOp } from '../serve/writes.ts';
 import type { Doc } from '../types.ts';
+import { createServiceMetrics, watchIngest } from '../observe/service-metrics.ts';
 import { redisConnection } from '../util/redis.ts';
 import type { EmbedReply } from './embedder-service.ts';
 import { MAX_EMBED_TEXTS } from './embedder-service.ts';
@@ -309,18 +310,25 @@ export function validateDocs(raw: readonly unknown[]): Doc[] {
 /** The worker and its status RPC (`status` → counts and the next label; /readyz once it takes jobs). */
 export async function startIngestWorker(opts: IngestWorkerOptions): Promise<HttpRpcServer & { worker: IngestWorker }> {
   const worker = await IngestWorker.start(opts);
+  // GET /metrics (t4/15): the worker's counts and its queue's depth by state, read from Redis at every scrape
+  const metrics = createServiceMetrics('ingest');
+  const { Queue } = await import('bullmq');
+  const queue = new Queue(queueName(opts.log, opts.queue), { connection: redisConnection(opts.redisUrl ?? REDIS_URL) });
+  queue.on('error', () => {});
+  watchIngest(metrics, { counts: worker.counts, queue: queue.name, jobCounts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized') });
   const server = await serveHttpRpc(
     async (method) => {
       if (method !== 'status') throw new RpcError('NOT_FOUND', `ingest worker has no method "${method}" (status)`);
       return { ...worker.counts, nextLabel: worker.nextLabel };
     },
-    { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0 },
+    { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0, metrics: metrics.http },
   );
   const closeServer = server.close.bind(server);
   return Object.assign(server, {
     worker,
     close: async () => {
       await closeServer();
+      await queue.close().catch(() => {});
       await worker.close();
     },
   });

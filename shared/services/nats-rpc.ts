@@ -21,6 +21,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { connect, errors, headers as natsHeaders, type ConnectionOptions, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { jsonCodec, type Codecs } from './grpc-rpc.ts';
 import { DEADLINE_HEADER, RpcError, TOKEN_HEADER, toRpcError, type CallOptions, type RpcClient, type RpcCode, type RpcHandler } from './rpc.ts';
+import { rpcSpanName, serverSpan, traceHeaders, tracedClient, tracingOn } from '../observe/tracing.ts';
 
 export const NATS_URL = (): string => process.env.NATS_URL || '127.0.0.1:4222';
 
@@ -42,6 +43,8 @@ interface Shared {
   codecs?: Codecs;
   /** The service credential (`x-internal-token` header). */
   secret?: string;
+  /** The service's name in trace spans (`<service>/<method>`, shared/observe/tracing.ts); default none: `<method>`. */
+  service?: string;
 }
 
 export interface NatsRpcClientOptions extends Shared {
@@ -143,7 +146,10 @@ export async function serveNatsRpc(handler: RpcHandler, opts: NatsRpcServerOptio
     const ac = new AbortController();
     const timer = deadlineMs === undefined ? undefined : setTimeout(() => ac.abort(new DOMException('deadline', 'TimeoutError')), deadlineMs);
     const late = () => new RpcError('DEADLINE_EXCEEDED', `${method} ran past its ${deadlineMs} ms budget`);
-    handler(method, req, { signal: ac.signal, deadlineMs }).then(
+    const run = () => handler(method, req, { signal: ac.signal, deadlineMs });
+    // tracing on: a SERVER span continuing the caller's trace from the traceparent header
+    const traced = () => serverSpan(rpcSpanName(opts.service, method), { traceparent: msg.headers?.get('traceparent'), tracestate: msg.headers?.get('tracestate') }, { 'rpc.system': 'nats', 'rpc.method': method }, run);
+    (tracingOn() ? traced() : run()).then(
       (out) => {
         clearTimeout(timer);
         if (ac.signal.aborted) return replyError(msg, late());
@@ -188,7 +194,8 @@ export function natsRpcClient(opts: NatsRpcClientOptions): RpcClient {
   const conn = opener(opts);
   const codecs = opts.codecs ?? {};
   const target = `nats:${opts.subject}`;
-  return {
+  // each call a CLIENT span when tracing is on; its traceparent goes in the message headers
+  return tracedClient(opts.service, {
     target,
     async call<Res>(method: string, req: unknown, callOpts: CallOptions = {}): Promise<Res> {
       const budget = callOpts.deadlineMs ?? opts.defaultDeadlineMs;
@@ -216,6 +223,7 @@ export function natsRpcClient(opts: NatsRpcClientOptions): RpcClient {
       const h = natsHeaders();
       if (opts.secret !== undefined) h.set(TOKEN_HEADER, opts.secret);
       if (budget !== undefined) h.set(DEADLINE_HEADER, String(Math.max(0, Math.floor(budget))));
+      for (const [k, v] of Object.entries(traceHeaders())) h.set(k, v);
       const timeout = Math.max(1, budget ?? DEFAULT_TIMEOUT_MS);
       let msg: Msg;
       try {
@@ -257,5 +265,5 @@ export function natsRpcClient(opts: NatsRpcClientOptions): RpcClient {
       }
     },
     close: () => conn.close(),
-  };
+  }, { 'rpc.system': 'nats' });
 }

@@ -41,6 +41,8 @@ import { Bm25Shard, shardOf, type QueryStats } from '../index/sharded.ts';
 import { FlatIndex } from '../index/flat.ts';
 import { createAnalyzer } from '../text/analyzer.ts';
 import type { Chunk, Metadata, ScoredLabel } from '../types.ts';
+import { createServiceMetrics } from '../observe/service-metrics.ts';
+import { initTracingFromEnv, shutdownTracing } from '../observe/tracing.ts';
 import { serveHttpRpc, type HttpRpcServer } from './http-rpc.ts';
 import { connectNats, JetStreamReplica, logNames } from './jetstream-log.ts';
 import { RpcError, type RpcHandler } from './rpc.ts';
@@ -195,7 +197,7 @@ export async function startShardService(opts: ShardServiceOptions): Promise<Http
   const engine = await loadEngine(opts.index, { llm: null });
   const part = partFromEngine(engine, opts.shard, opts.shards);
   if (!opts.nats) {
-    const server = await serveHttpRpc(shardHandler(part), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0 });
+    const server = await serveHttpRpc(shardHandler(part), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0, service: `shard-${opts.shard}`, metrics: createServiceMetrics('shard', { labels: { shard: String(opts.shard) } }).http });
     return Object.assign(server, { part });
   }
   const wpart = writablePart(part, 0);
@@ -214,7 +216,7 @@ export async function startShardService(opts: ShardServiceOptions): Promise<Http
     // caught up to the stream as it was at start before answering anything
     const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
     await replica.waitFor(last);
-    const server = await serveHttpRpc(shardHandler(wpart), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0 });
+    const server = await serveHttpRpc(shardHandler(wpart), { secret: opts.secret ?? process.env.RAG_INTERNAL_TOKEN, port: opts.port ?? 0, service: `shard-${opts.shard}`, metrics: createServiceMetrics('shard', { labels: { shard: String(opts.shard) } }).http });
     const r = replica;
     const closeServer = server.close.bind(server);
     return Object.assign(server, {
@@ -233,21 +235,40 @@ export async function startShardService(opts: ShardServiceOptions): Promise<Http
   }
 }
 
-/** The process side shared by every service: argv flags, `listening` to the parent over IPC, exit with it. */
-export function serviceMain(name: string, start: () => Promise<{ url: string; close(): Promise<void> }>): void {
-  const stop = (server: { close(): Promise<void> } | undefined, code: number) => {
+/**
+ * The process side shared by every service: argv flags, `listening` to the parent over IPC, exit with it.
+ *
+ * SIGTERM is a graceful shutdown (t4/14): `/readyz` answers 503 at once (`notReady`) while calls are still served
+ * for `RAG_PRESTOP_MS` (default 0; a pod behind a balancer that polls readiness sets it above the balancer's
+ * period × failure threshold, the in-process equivalent of a `preStop` sleep), then `close()` stops accepting, lets
+ * in-flight calls finish and closes idle kept-alive connections; whatever is still open after `RAG_DRAIN_MS`
+ * (default 2,000) is cut by the exit. SIGINT and a closed IPC channel (the supervisor gone) skip the wait.
+ */
+export function serviceMain(name: string, start: () => Promise<{ url: string; close(): Promise<void>; notReady?(): void }>): void {
+  const envMs = (key: string, fallback: number) => {
+    const v = Number(process.env[key] ?? fallback);
+    return Number.isFinite(v) && v >= 0 ? v : fallback;
+  };
+  let stopping = false;
+  const stop = (server: { close(): Promise<void>; notReady?(): void } | undefined, code: number, preStopMs = 0) => {
     const done = () => process.exit(code);
     if (!server) return done();
-    const t = setTimeout(done, 2000);
-    t.unref();
-    server.close().then(done, done);
+    if (stopping) return;
+    stopping = true;
+    server.notReady?.();
+    setTimeout(() => {
+      const t = setTimeout(done, envMs('RAG_DRAIN_MS', 2000));
+      t.unref();
+      server.close().then(shutdownTracing).then(done, done); // the last spans exported before the exit
+    }, preStopMs);
   };
-  start().then(
+  // tracing from the environment (OTEL_*, shared/observe/tracing.ts): off when unset; a bad value fails the start
+  initTracingFromEnv(`rag-${name.split(' ')[0]}`, name).then(start).then(
     (server) => {
       process.stderr.write(`${name}: listening on ${server.url}\n`);
       process.send?.({ type: 'listening', url: server.url });
       process.on('disconnect', () => stop(server, 0));
-      process.on('SIGTERM', () => stop(server, 0));
+      process.on('SIGTERM', () => stop(server, 0, envMs('RAG_PRESTOP_MS', 0)));
       process.on('SIGINT', () => stop(server, 0));
     },
     (err: Error) => {
