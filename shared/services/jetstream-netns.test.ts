@@ -14,7 +14,7 @@
  * network namespaces or without nats-server (NATS_SERVER_BIN, default /usr/sbin/nats-server, then PATH).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -24,17 +24,10 @@ import type { ApplyOutcome, LogOp, WriteOp } from '../serve/writes.ts';
 import { connectNats, JetStreamReplica, JetStreamWritePath } from './jetstream-log.ts';
 import { readLedger } from './jetstream-log-proc.ts';
 import { createHost, destroyAllHosts, hostsLeft, netnsSkipReason, type TestHost } from './netns.ts';
-
-function natsServerBin(): string | undefined {
-  const env = process.env.NATS_SERVER_BIN;
-  if (env) return existsSync(env) ? env : undefined;
-  if (existsSync('/usr/sbin/nats-server')) return '/usr/sbin/nats-server';
-  const r = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
+import { NATS_MISSING, natsServerBin, startPrivateNats, type PrivateNats } from './private-nats.ts';
 
 const bin = natsServerBin();
-const skipReason = (await netnsSkipReason()) ?? (bin ? undefined : 'nats-server not found (set NATS_SERVER_BIN, or install nats-server)');
+const skipReason = (await netnsSkipReason()) ?? (bin ? undefined : NATS_MISSING);
 if (skipReason) console.warn(`jetstream-netns tests skipped: ${skipReason}`);
 
 const CUT_MS = Number(process.env.NETNS_CUT_MS ?? 2000);
@@ -58,33 +51,12 @@ function connectionsOnB(): string {
 }
 
 let host: TestHost;
-let server: ChildProcess | undefined;
+let nats: PrivateNats | undefined;
 let servers = '';
 let nc: NatsConnection | undefined;
 let dir = '';
 const children: ChildProcess[] = [];
 
-/** Starts the private nats-server on the link's address with a random port; resolves with its URL. */
-function startNats(addr: string, storeDir: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = spawn(bin!, ['-a', addr, '-p', '-1', '-js', '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-    server = s;
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`nats-server did not start within 8 s:\n${log}`)), 8000);
-    s.stderr!.on('data', (d: Buffer) => {
-      log += d.toString();
-      const m = /Listening for client connections on (\S+):(\d+)/.exec(log);
-      if (m && /Server is ready/.test(log)) {
-        clearTimeout(timer);
-        resolve(`nats://${m[1]}:${m[2]}`);
-      }
-    });
-    s.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`nats-server exited (${code}):\n${log}`));
-    });
-  });
-}
 
 /** Replica B: jetstream-log-proc.ts in host-b's namespace. Collects stdout lines; stderr is kept for messages. */
 function replicaB(file: string): { child: ChildProcess; lines: string[]; err: () => string; exited: Promise<number | null> } {
@@ -109,19 +81,15 @@ beforeAll(async () => {
   if (skipReason) return;
   dir = mkdtempSync(join(tmpdir(), 'jsnetns-'));
   host = await createHost('host-b');
-  servers = await startNats(host.hostIp, join(dir, 'js'));
+  nats = await startPrivateNats(bin!, host.hostIp, join(dir, 'js'));
+  servers = nats.url;
   nc = await connectNats(servers);
 });
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await nc?.close().catch(() => {});
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const gone = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await Promise.race([gone, sleep(3000)]);
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-  }
+  await nats?.stop();
   await destroyAllHosts();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -3,7 +3,10 @@
  * (iproute2). Each host gets a private /30 from 10.231.0.0/16 (checked against every route and address on this
  * machine), its end of the link is the only interface besides its own loopback, so the only traffic it can send or
  * receive goes over that link to this machine's side of it. Cutting the link (`cut`: both ends down) is a partition;
- * `heal` brings it back (open TCP connections survive a short cut: the kernel retransmits).
+ * `heal` brings it back (open TCP connections survive a short cut: the kernel retransmits). `cutFarEnd` downs the
+ * host's end only (a vanished machine: this machine's packets to it are dropped silently, not refused). A host can
+ * reach another address of this machine through `routeTo` (a server shared by several hosts), and `block` cuts it
+ * from that address only (a partition from one server while the link stays up).
  *
  *   this machine ── <hostIf> 10.231.a.b+1/30 ══ veth ══ <nsIf> 10.231.a.b+2/30 ── namespace rag-<pid>-<n> ("host-b")
  *
@@ -47,9 +50,26 @@ export interface TestHost {
   execArgs(cmd: string[]): string[];
   /** Cuts the link (both ends down): nothing passes until `heal`. */
   cut(): Promise<void>;
+  /**
+   * Takes down the host's end only (the machine vanished: powered off, its cable pulled). This machine's end stays
+   * up, so what it sends to the host is dropped silently (connects and calls hang) instead of "no route"; `heal`.
+   */
+  cutFarEnd(): Promise<void>;
   /** Brings both ends up again. */
   heal(): Promise<void>;
   readonly isCut: boolean;
+  /**
+   * Lets the host reach `addr`, another address of this machine (e.g. a server on another host's `hostIp`, shared by
+   * several hosts): a /32 route over this host's link. Traffic to it stops while the link is cut (`heal` restores it).
+   */
+  routeTo(addr: string): Promise<void>;
+  /**
+   * Partitions the host from `addr` only (a route made by `routeTo`): the route becomes a blackhole in the host, so
+   * what it sends there is dropped (as on a lost path) while the link stays up and this machine still reaches the
+   * host. `unblock(addr)` puts the route back.
+   */
+  block(addr: string): Promise<void>;
+  unblock(addr: string): Promise<void>;
   /** Kills what runs in the namespace, deletes it and the link. Idempotent. */
   destroy(): Promise<void>;
 }
@@ -145,7 +165,15 @@ function onExit(): void {
  * Makes a test host: a namespace rag-<pid>-<n>, a veth pair with a free private /30, both ends and the host's
  * loopback up. Undo with `destroy()` (or `destroyAllHosts()`).
  */
-export async function createHost(label = 'host'): Promise<TestHost> {
+export function createHost(label = 'host'): Promise<TestHost> {
+  // one at a time: a /30 is seen as taken only once its host has its addresses (parallel calls picked the same one)
+  const made = creating.then(() => makeHost(label));
+  creating = made.catch(() => {});
+  return made;
+}
+let creating: Promise<unknown> = Promise.resolve();
+
+async function makeHost(label: string): Promise<TestHost> {
   const n = ++seq;
   const ns = `rag-${process.pid}-${n}`;
   const hostIf = `r${process.pid}h${n}`.slice(0, 15);
@@ -159,6 +187,7 @@ export async function createHost(label = 'host'): Promise<TestHost> {
   const nsIp = toIp(base + 2);
   let cutNow = false;
   let destroyed = false;
+  const routes = new Map<string, boolean>(); // routeTo addresses → blocked
   const host: TestHost = {
     label,
     ns,
@@ -175,10 +204,29 @@ export async function createHost(label = 'host'): Promise<TestHost> {
       await ip('-n', ns, 'link', 'set', nsIf, 'down');
       cutNow = true;
     },
+    async cutFarEnd() {
+      await ip('-n', ns, 'link', 'set', nsIf, 'down');
+      cutNow = true;
+    },
     async heal() {
       await ip('link', 'set', hostIf, 'up');
       await ip('-n', ns, 'link', 'set', nsIf, 'up');
+      // the link going down took the routes over it with it
+      for (const [addr, blocked] of routes) if (!blocked) await ip('-n', ns, 'route', 'replace', `${addr}/32`, 'via', hostIp, 'dev', nsIf);
       cutNow = false;
+    },
+    async routeTo(addr) {
+      routes.set(addr, false);
+      if (!cutNow) await ip('-n', ns, 'route', 'replace', `${addr}/32`, 'via', hostIp, 'dev', nsIf);
+    },
+    async block(addr) {
+      routes.set(addr, true);
+      await ip('-n', ns, 'route', 'replace', 'blackhole', `${addr}/32`);
+    },
+    async unblock(addr) {
+      routes.set(addr, false);
+      if (cutNow) await ip('-n', ns, 'route', 'del', 'blackhole', `${addr}/32`);
+      else await ip('-n', ns, 'route', 'replace', `${addr}/32`, 'via', hostIp, 'dev', nsIf);
     },
     async destroy() {
       if (destroyed) return;
