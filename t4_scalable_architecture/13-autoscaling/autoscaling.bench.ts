@@ -1,15 +1,18 @@
 /**
  * Benchmark for 13-autoscaling, in two parts.
  *
- * 1. **Real replicas under a real ramp** (the headline): shard-service.ts processes (the whole Brown index, shard 0
+ * 1. **Real replicas under a real ramp**: shard-service.ts processes (the whole Brown index, shard 0
  *    of 1) behind an elastic pool (shared/services/local-autoscaler.ts), an open-loop load that ramps from 15% of
  *    the peak to the peak, holds, and falls back. Four runs, each with fresh processes: **fixed 1 replica**, **fixed
  *    at the maximum** (full run only), **before** (the naive rule of before.ts starting and stopping processes) and **after** (the
  *    HPA rule of after.ts), plus the learner's exercise.ts with `--impl exercise`. The clock is compressed: a sync
- *    every `syncMs` (the HPA's 15 s), a scale-down window of `downWindowMs` (its 300 s). Headline: the p99 of every
+ *    every `syncMs` (the HPA's 15 s), a scale-down window of `downWindowMs` (its 300 s). Measured: the p99 of every
  *    request of the ramp (from its due time); beside it the replica-seconds (fork to exit of every process, starting
- *    and draining included), the replica starts, and failed requests.
- * 2. **A simulated day** (shared/services/autoscale.ts): a generated 24 h curve with a spike, the per-replica
+ *    and draining included), the replica starts, and failed requests. On 2 cores one replica already serves the
+ *    whole ramp (lesson 05), so these rows show the mechanism working (0 failed, replicas follow the load), not a
+ *    p99 that more replicas could lower.
+ * 2. **A simulated day** (the headline: its scale events, the flapping a rule without tolerance and stabilization
+ *    does; shared/services/autoscale.ts): a generated 24 h curve with a spike, the per-replica
  *    capacity lesson 05 measured, the HPA's parameters from deploy/k8s/base/hpa-gateway.yaml (defaults when absent),
  *    an M/M/c queue per 15 s step: replica-hours, requests in steps over the 200 ms p99 target, failed requests,
  *    scale events, for fixed-for-the-peak, fixed-for-the-mean, before, after (and the manifest's HPA with both metrics).
@@ -54,7 +57,8 @@ interface Input {
   sample: PodMetric[];
 }
 
-const HEADLINE = 'p99 during the ramp';
+const HEADLINE = 'scale events over a simulated day';
+const RAMP_P99 = 'p99 during the ramp';
 
 /** The ramp's shape: 15% of the peak, a rise to the peak over 25% of the run, a hold, then back to 15%. */
 function rampAt(size: Size): (t: number) => number {
@@ -91,7 +95,7 @@ export default defineLesson<Size, Input>({
     return { size, index, requests: shardSearchRequests(index, 256), start: shardReplicaStarter({ index }).start, capacity, hpa, scalers, sample };
   },
   baseline: 'before',
-  headline: { name: HEADLINE, unit: 'ms', better: 'lower', metric: HEADLINE },
+  headline: { name: HEADLINE, unit: 'events', better: 'lower', metric: HEADLINE },
   variants: {
     before: (input) => before.createScaler({ target: 100, minReplicas: 1, maxReplicas: 10 }).decide(0, 4, input.sample),
     after: (input) => after.createScaler({ target: 100, minReplicas: 1, maxReplicas: 10 }).decide(0, 4, input.sample),
@@ -130,7 +134,7 @@ export default defineLesson<Size, Input>({
         const peak = Math.max(run.initial, ...hist.map((h) => h.serving));
         // every request counts, a failed one with its time to failure (its whole budget, for a timeout)
         const all = [...r.latencies, ...r.failedAfter];
-        metrics.push(measured(HEADLINE, 'ms', all, { variant: run.name, stat: 'p99', note: `${r.latencies.length} answered of ${r.sent} (a failed request counts its time to failure); ${load}` }));
+        metrics.push(measured(RAMP_P99, 'ms', all, { variant: run.name, stat: 'p99', note: `${r.latencies.length} answered of ${r.sent} (a failed request counts its time to failure); ${load}` }));
         metrics.push(measured('p50 during the ramp', 'ms', r.latencies, { variant: run.name, stat: 'median' }));
         metrics.push({ name: 'replica-seconds used', value: rs, unit: 's', variant: run.name, note: 'every replica process from fork to exit during the ramp, starting and draining ones included' });
         metrics.push({ name: 'replica starts', value: auto.started - run.initial, unit: 'starts', variant: run.name, note: `beyond the ${run.initial} initial; most serving at once: ${peak}` });
@@ -183,6 +187,9 @@ export default defineLesson<Size, Input>({
       metrics.push({ name: 'simulated day: requests in steps with p99 over 200 ms', value: (100 * r.requestsOverSlo) / r.requests, unit: '%', variant: v });
       metrics.push({ name: 'simulated day: requests failed (waited past the 1 s deadline)', value: (100 * r.requestsFailed) / r.requests, unit: '%', variant: v });
       metrics.push({ name: 'simulated day: scale events', value: r.scaleEvents, unit: 'events', variant: v, note: `replicas ${r.minReplicas}-${r.maxReplicas}` });
+      // the headline: before, after (and the exercise) judged on the same day; deterministic, the same on any machine
+      if (name in input.scalers)
+        metrics.push({ name: HEADLINE, value: r.scaleEvents, unit: 'events', variant: name, note: `replicas ${r.minReplicas}-${r.maxReplicas}; ${r.replicaSeconds / 3600 >= 100 ? (r.replicaSeconds / 3600).toFixed(0) : (r.replicaSeconds / 3600).toFixed(1)} replica-hours; ${((100 * r.requestsOverSlo) / r.requests).toFixed(3)}% of requests in steps with p99 over 200 ms` });
       metrics.push({ name: 'simulated day: p99 of the step p99s', value: r.p99OfStepsMs, unit: 'ms', variant: v, note: `worst step ${r.worstP99Ms.toFixed(0)} ms` });
       for (let i = 0; i < r.steps.length; i += 20) {
         dayPoints.push({ x: r.steps[i].t / 3_600_000, y: r.steps[i].replicas, series: name });
