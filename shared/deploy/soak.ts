@@ -1,0 +1,635 @@
+/**
+ * The capstone soak (chapter T4, the learning path's days 27-28): the composed stack (deploy/compose/compose.yml,
+ * shared/deploy/compose.ts) under an open-loop ramp to 70% of its measured capacity, writes beside it, and a fault
+ * schedule; then a release report against the seed's targets (shared/deploy/release-report.ts).
+ *
+ *     node --import tsx shared/deploy/soak.ts --quick            # ~60 s of load (plus ~1-2 min to bring the stack up)
+ *     node --import tsx shared/deploy/soak.ts --minutes 5        # the release run
+ *     (npm script suggestion: "t4:soak": "tsx shared/deploy/soak.ts")
+ *
+ * In order:
+ * 1. **Queries with reference answers**: Brown-corpus phrases answered by the monolith on the index the stack is
+ *    seeded with (as t4/09 does), kept only when a run's one-word write documents cannot reorder them, and only
+ *    when the healthy stack answers them the same: an unflagged answer that differs later is then really **wrong**.
+ * 2. **The stack**: `upStack` (images from images.ts / infra-images.ts, health-gated start). The load reaches the
+ *    gateway through two small proxies in this process on 127.0.0.1 (the searches through a TCP relay; the writes
+ *    through an HTTP relay that adds the run's write key): the gateway's published port is the OS's choice at each
+ *    container start, so after the gateway is rolled the relays follow its new port, as a load balancer would.
+ * 3. **Capacity** (`--capacity QPS` skips it): a closed-loop step load on /v1/query (4, 8, 16, 32… clients, a few
+ *    seconds each, until the rate stops growing); the best answered rate is the capacity.
+ * 4. **The soak**: an open-loop ramp from 10% to 70% of capacity over the first fifth of the run, then held; one
+ *    write every 1/`--write-rate` s (fault-run.ts `ingestLoad`, retried with its Idempotency-Key); faults at fixed
+ *    fractions of the run: shard-1 killed (kill -9 of its process from the host: a crash, Docker's restart policy
+ *    brings it back; `docker kill` + `docker start` where that is not possible), Redis restarted (`docker restart`),
+ *    the gateway rolled (`docker stop` with its grace period, then `docker start`).
+ * 5. **The report**: every search judged by fault-run.ts `classifyAnswer`, per fault `summarizeFaults` /
+ *    `summarizeWriteFaults`, the writes by `accountWrites` (the shards asked, through the gateway, for each
+ *    write's own word), Prometheus' `ALERTS` over the run (the stack's Prometheus loads deploy/prometheus/rules);
+ *    written to reports/<current run>/release.json and RELEASE.md, and printed.
+ *
+ * Needs Docker and docker-compose (see compose.ts). Everything started is torn down at the end, on failure and on
+ * Ctrl-C.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Pool, request as undiciRequest } from 'undici';
+import { loadEngine } from '../engine.ts';
+import { gitState, makeRunId } from '../lab/env.ts';
+import { currentRun, reportsDir, runDir } from '../lab/results.ts';
+import { brownPhraseSource, distinctPhrases } from '../loadtest/workloads.ts';
+import { ensureSplitIndex } from '../services/cli-up.ts';
+import {
+  availability,
+  classifyAnswer,
+  ingestLoad,
+  summarizeFaults,
+  summarizeWriteFaults,
+  type Answer,
+  type RequestRecord,
+  type WriteLoadReport,
+} from '../services/fault-run.ts';
+import { REPO_ROOT } from '../util/paths.ts';
+import { upStack, type Stack } from './compose.ts';
+import { alertIntervals, buildRelease, recoveredAfterMs, renderRelease, type AlertReport, type FaultReport, type QueryRangeAnswer } from './release-report.ts';
+import { docker } from './rootfs.ts';
+
+const K = 10;
+
+export interface SoakOptions {
+  /** Length of the load, ms (ramp included). */
+  durationMs: number;
+  /** Share of the run spent ramping from 10% to the held rate. Default 0.2. */
+  rampShare?: number;
+  /** The held rate as a share of capacity. Default 0.7. */
+  loadShare?: number;
+  /** Known capacity (QPS): skips the measurement. */
+  capacity?: number;
+  /** Closed-loop step length, ms. */
+  stepMs: number;
+  /** Writes per second beside the searches. */
+  writeRate: number;
+  /** Report window, ms. */
+  windowMs: number;
+  /** Distinct queries. */
+  queries: number;
+  /** Faults at these fractions of the run: shard kill, Redis restart, gateway roll. */
+  faultsAt: { shard: number; redis: number; gateway: number };
+  /** After the load: how long unsettled writes keep retrying. */
+  settleMs: number;
+  command: string;
+  log: (line: string) => void;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Relays in front of the gateway (its published port changes when its container starts again)
+
+interface Target {
+  host: string;
+  port: number;
+}
+
+interface Relay {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A TCP relay to `target()` (read at each new connection): the searches' path, cheap (no HTTP parsing). */
+async function tcpRelay(target: () => Target): Promise<Relay> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const t = target();
+    const up = net.connect(t.port, t.host);
+    for (const s of [client, up]) {
+      sockets.add(s);
+      s.setNoDelay(true);
+      s.on('close', () => sockets.delete(s));
+    }
+    const end = () => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+    client.pipe(up);
+    up.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** An HTTP relay that adds `authorization: Bearer <key>` (the write load of fault-run.ts sends none). */
+async function authRelay(target: () => Target, key: string): Promise<Relay> {
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort();
+    });
+    const t = target();
+    try {
+      const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+      for (const h of ['content-type', 'idempotency-key', 'x-request-timeout-ms']) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
+      const r = await undiciRequest(`http://${t.host}:${t.port}${req.url ?? '/'}`, {
+        method: (req.method ?? 'GET') as 'POST',
+        headers,
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
+        signal: ac.signal,
+      });
+      const body = Buffer.from(await r.body.arrayBuffer());
+      res.writeHead(r.statusCode, { 'content-type': String(r.headers['content-type'] ?? 'application/json') });
+      res.end(body);
+    } catch {
+      // no answer from the gateway: the client sees what it would have seen (a reset), an unknown outcome
+      req.socket.destroy();
+    }
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const targetOf = (url: string): Target => {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port) };
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Searches
+
+interface Query {
+  text: string;
+  expected?: readonly string[];
+}
+
+async function search(pool: Pool, q: Query, timeoutMs = 5_000): Promise<Answer> {
+  try {
+    const res = await pool.request({
+      method: 'POST',
+      path: '/v1/query',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: q.text, k: K }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.body.text();
+    let body: Answer['body'] = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      /* not JSON: failed */
+    }
+    return { status: res.statusCode, body };
+  } catch (err) {
+    return { status: 0, error: (err as Error).message };
+  }
+}
+
+/** Reference answers: the monolith on the seed index, kept when `extraDocs` one-word documents do not reorder them. */
+async function referenceQueries(index: string, n: number, extraDocs: number, log: (l: string) => void): Promise<Query[]> {
+  const engine = await loadEngine(index, { llm: null });
+  const gen = distinctPhrases(await brownPhraseSource(), 27);
+  const candidates: Query[] = [];
+  for (let i = 0; i < 2 * n; i++) {
+    const text = gen.next().value as string;
+    candidates.push({ text, expected: (await engine.query(text, { k: K, answer: false })).hits.map((h) => h.chunkId) });
+  }
+  await engine.ingest(Array.from({ length: extraDocs }, (_, i) => ({ id: `soak/reference/${i}`, text: `qzxreferencew${i}` })));
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const stable: Query[] = [];
+  for (const q of candidates) {
+    if (stable.length === n) break;
+    if (same(q.expected!, (await engine.query(q.text, { k: K, answer: false })).hits.map((h) => h.chunkId))) stable.push(q);
+  }
+  log(`queries: ${stable.length} of ${candidates.length} candidates answer the same with ${extraDocs} one-word documents added`);
+  return stable;
+}
+
+/** A closed-loop step load: `c` clients each sending the next search when the last one came back. */
+async function measureCapacity(url: string, queries: readonly Query[], stepMs: number, log: (l: string) => void): Promise<{ qps: number; how: string }> {
+  let best = { qps: 0, c: 0 };
+  const steps: string[] = [];
+  for (const c of [4, 8, 16, 32, 64]) {
+    const pool = new Pool(url, { connections: c });
+    let ok = 0;
+    let n = 0;
+    let i = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: c }, async () => {
+        while (performance.now() - t0 < stepMs) {
+          const a = await search(pool, queries[i++ % queries.length]);
+          n++;
+          if (a.status === 200) ok++;
+        }
+      }),
+    );
+    const qps = ok / ((performance.now() - t0) / 1000);
+    await pool.close();
+    steps.push(`${c}: ${qps.toFixed(0)}`);
+    log(`capacity: ${c} clients → ${qps.toFixed(0)} answered QPS (${n - ok} not 200)`);
+    if (qps > best.qps * 1.05) best = { qps, c };
+    else break;
+  }
+  return { qps: best.qps, how: `closed loop on /v1/query, answered QPS by clients ${steps.join(', ')}; best at ${best.c}` };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Faults on containers
+
+interface ContainerState {
+  restarts: number;
+  status: string;
+  health: string;
+  pid: number;
+}
+
+async function inspect(id: string): Promise<ContainerState> {
+  const r = await docker(['inspect', '--format', '{{.RestartCount}} {{.State.Status}} {{.State.Pid}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}', id]);
+  const [restarts, status, pid, health] = r.stdout.trim().split(' ');
+  return { restarts: Number(restarts), status, health, pid: Number(pid) };
+}
+
+/** Polls until `ok(state)` or `timeoutMs`; returns ms waited or undefined. */
+async function waitFor(id: string, ok: (s: ContainerState) => boolean, timeoutMs: number, t0 = performance.now()): Promise<number | undefined> {
+  while (performance.now() - t0 < timeoutMs) {
+    const s = await inspect(id).catch(() => undefined);
+    if (s && ok(s)) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+export interface SoakResult {
+  markdown: string;
+  json: ReturnType<typeof buildRelease>;
+  dir: string;
+}
+
+export async function soak(opts: SoakOptions): Promise<SoakResult> {
+  const { log } = opts;
+  const startedAt = new Date().toISOString();
+  const tag = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
+  const index = await ensureSplitIndex(undefined, log);
+  const extra = Math.ceil(2 * opts.writeRate * ((opts.durationMs + opts.settleMs) / 1000)) + 10;
+  let queries = await referenceQueries(index, opts.queries, extra, log);
+  const stack: Stack = await upStack({ log, project: `ragsoak-${tag}` });
+  const relays: Relay[] = [];
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    log('interrupted: tearing the stack down');
+    void Promise.all(relays.map((r) => r.close()))
+      .then(() => stack.down())
+      .finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    let gateway = targetOf(stack.url);
+    const readRelay = await tcpRelay(() => gateway);
+    relays.push(readRelay);
+    const writeRelay = await authRelay(() => gateway, stack.writeKey);
+    relays.push(writeRelay);
+
+    // the queries the healthy stack answers as the monolith does (anything else would be judged "wrong" for nothing)
+    const warm = new Pool(readRelay.url, { connections: 4 });
+    const agreeing: Query[] = [];
+    for (const q of queries) if (classifyAnswer(await search(warm, q), q.expected) === 'complete') agreeing.push(q);
+    await warm.close();
+    if (agreeing.length < Math.min(10, queries.length)) {
+      log(`only ${agreeing.length} of ${queries.length} queries answered as the monolith does: judging answers without references (no "wrong")`);
+      queries = queries.map((q) => ({ text: q.text }));
+    } else {
+      if (agreeing.length < queries.length) log(`${queries.length - agreeing.length} queries left out: the stack's answer differs from the monolith's before any fault`);
+      queries = agreeing;
+    }
+    const marker = (i: number | string) => `qzx${tag}w${i}`;
+    const doc = (i: number | string) => ({ id: `soak/${tag}/${i}`, text: marker(i) });
+    const warmWrite = await fetch(`${writeRelay.url}/v1/documents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ documents: [doc('warm')] }), signal: AbortSignal.timeout(30_000) });
+    if (warmWrite.status !== 200) throw new Error(`the warm-up write was not acknowledged: ${warmWrite.status} ${await warmWrite.text()}`);
+
+    const capT0 = Date.now();
+    const capacity = opts.capacity !== undefined ? { qps: opts.capacity, how: 'given (--capacity)' } : await measureCapacity(readRelay.url, queries, opts.stepMs, log);
+    if (!(capacity.qps > 0)) throw new Error('capacity: no search was answered');
+    const loadShare = opts.loadShare ?? 0.7;
+    const target = capacity.qps * loadShare;
+    const rampMs = opts.durationMs * (opts.rampShare ?? 0.2);
+    log(`soak: ramp to ${target.toFixed(0)} QPS (${loadShare * 100}% of ${capacity.qps.toFixed(0)}) over ${(rampMs / 1000).toFixed(0)} s, ${(opts.durationMs / 1000).toFixed(0)} s in all, ${opts.writeRate} writes/s`);
+
+    // the held check: each write's own word searched through the gateway (BM25); partial or failed: unknown
+    const held = async (ids: string[]): Promise<(boolean | undefined)[]> => {
+      const pool = new Pool(readRelay.url, { connections: 8 });
+      const out: (boolean | undefined)[] = new Array(ids.length);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < ids.length) {
+            const i = next++;
+            const word = marker(ids[i].split('/').pop()!);
+            const a = await (async () => {
+              try {
+                const r = await pool.request({ method: 'POST', path: '/v1/query', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: word, k: 3, mode: 'bm25' }), signal: AbortSignal.timeout(10_000) });
+                return { status: r.statusCode, body: (await r.body.json()) as { hits?: { docId: string }[]; partial?: boolean } };
+              } catch {
+                return { status: 0, body: {} as { hits?: { docId: string }[]; partial?: boolean } };
+              }
+            })();
+            out[i] = a.status !== 200 ? undefined : (a.body.hits ?? []).some((h) => h.docId === ids[i]) ? true : a.body.partial ? undefined : false;
+          }
+        }),
+      );
+      await pool.close();
+      return out;
+    };
+    const writeLoad = ingestLoad({ url: writeRelay.url, rate: opts.writeRate, doc, key: (i) => `soak-${tag}-${i}`, held, settleMs: opts.settleMs, attemptTimeoutMs: 6_000, log });
+
+    // the faults
+    const containerHealthy = new Map<string, number | undefined>();
+    const how = new Map<string, string>();
+    // the containers are looked up before the run: a fault acts at once, and its time is when it acted (set below)
+    const ids = { shard: await stack.container('shard-1'), redis: await stack.container('redis'), gateway: await stack.container('gateway') };
+    let loadT0 = performance.now();
+    const acted = (name: string) => {
+      const f = faults.find((x) => x.name === name)!;
+      f.atMs = performance.now() - loadT0;
+    };
+    const faults = [
+      {
+        name: 'kill shard-1',
+        atMs: opts.durationMs * opts.faultsAt.shard,
+        inject: async () => {
+          const id = ids.shard;
+          const before = await inspect(id);
+          const t0 = performance.now();
+          let restartedByDocker = false;
+          try {
+            if (!(before.pid > 0) || process.getuid?.() !== 0) throw new Error('not root');
+            process.kill(before.pid, 'SIGKILL');
+            acted('kill shard-1');
+            restartedByDocker = (await waitFor(id, (s) => s.restarts > before.restarts || (s.status === 'running' && s.pid > 0 && s.pid !== before.pid), 10_000, t0)) !== undefined;
+          } catch {
+            /* below */
+          }
+          if (!restartedByDocker) {
+            acted('kill shard-1');
+            await docker(['kill', id], { allowFail: true });
+            await docker(['start', id]);
+            how.set('kill shard-1', '`docker kill` + `docker start`');
+          } else how.set('kill shard-1', 'kill -9 of its process from the host; Docker restarted it');
+          containerHealthy.set('kill shard-1', await waitFor(id, (s) => s.health === 'healthy' && s.status === 'running' && s.pid > 0 && s.pid !== before.pid, 120_000, t0));
+        },
+      },
+      {
+        name: 'restart Redis',
+        atMs: opts.durationMs * opts.faultsAt.redis,
+        inject: async () => {
+          const t0 = performance.now();
+          const id = ids.redis;
+          acted('restart Redis');
+          await docker(['restart', '-t', '1', id]);
+          how.set('restart Redis', '`docker restart -t 1`: the queue is in memory, its jobs are gone');
+          containerHealthy.set('restart Redis', await waitFor(id, (s) => s.health === 'healthy', 60_000, t0));
+        },
+      },
+      {
+        name: 'roll the gateway',
+        atMs: opts.durationMs * opts.faultsAt.gateway,
+        inject: async () => {
+          const t0 = performance.now();
+          const id = ids.gateway;
+          acted('roll the gateway');
+          await docker(['stop', '-t', '10', id]);
+          await docker(['start', id]);
+          const port = (await stack.compose(['port', 'gateway', '8080'])).stdout.trim();
+          gateway = targetOf(`http://${port}`);
+          how.set('roll the gateway', `\`docker stop -t 10\` (SIGTERM: drains) + \`docker start\`; one gateway, so no second one takes the traffic meanwhile`);
+          containerHealthy.set('roll the gateway', await waitFor(id, (s) => s.health === 'healthy', 120_000, t0));
+        },
+      },
+    ];
+
+    // the open-loop ramp: search i is due when the integral of the rate reaches i
+    const pool = new Pool(readRelay.url, { connections: 128 });
+    const records: RequestRecord[] = [];
+    const inFlight = new Set<Promise<void>>();
+    const injected: Promise<void>[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    const due = (t: number) => {
+      const r0 = 0.1 * target;
+      if (t <= rampMs) return r0 * (t / 1000) + ((target - r0) * (t / 1000) ** 2) / (2 * (rampMs / 1000));
+      return r0 * (rampMs / 1000) + ((target - r0) * (rampMs / 1000)) / 2 + target * ((t - rampMs) / 1000);
+    };
+    const loadT0Unix = Date.now();
+    const t0 = performance.now();
+    loadT0 = t0;
+    let writes: WriteLoadReport | undefined;
+    try {
+      writeLoad.start();
+      for (const f of faults) {
+        timers.push(
+          setTimeout(() => {
+            log(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${f.name}`);
+            injected.push(f.inject().catch((err: Error) => log(`${f.name} failed: ${err.message}`)));
+          }, f.atMs),
+        );
+      }
+      let sent = 0;
+      let lastLog = 0;
+      await new Promise<void>((resolve) => {
+        const tick = setInterval(() => {
+          const now = performance.now() - t0;
+          const until = Math.floor(due(Math.min(now, opts.durationMs)));
+          while (sent < until) {
+            const q = queries[sent % queries.length];
+            const at = now;
+            sent++;
+            const started = performance.now();
+            const p = search(pool, q).then((a) => {
+              records.push({ at, ms: performance.now() - started, status: a.status, outcome: classifyAnswer(a, q.expected) });
+            });
+            inFlight.add(p);
+            p.finally(() => inFlight.delete(p));
+          }
+          if (now - lastLog >= 10_000) {
+            lastLog = now;
+            const recent = records.filter((r) => r.at >= now - 10_000);
+            log(`${(now / 1000).toFixed(0)} s: ${sent} sent, ${inFlight.size} in flight, last 10 s: ${recent.filter((r) => r.outcome === 'failed').length} failed, ${recent.filter((r) => r.outcome === 'flagged').length} flagged`);
+          }
+          if (now >= opts.durationMs) {
+            clearInterval(tick);
+            resolve();
+          }
+        }, 5);
+      });
+      await Promise.all([...inFlight]);
+      await Promise.all(injected);
+      log(`load done: ${records.length} searches; settling the writes (up to ${opts.settleMs / 1000} s) and checking which the shards hold`);
+      writes = await writeLoad.stop();
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      if (!writes) await writeLoad.stop().catch(() => {});
+      await pool.close();
+    }
+    records.sort((a, b) => a.at - b.at);
+    if (!writes) throw new Error('the write load gave no report');
+
+    // alerts over the run (capacity steps included: negative times), one Prometheus evaluation after the end
+    await new Promise((r) => setTimeout(r, 6_000));
+    const stepS = 5;
+    let alerts: AlertReport[] | { error: string };
+    try {
+      const qs = new URLSearchParams({ query: 'ALERTS', start: String(capT0 / 1000), end: String(Date.now() / 1000), step: String(stepS) });
+      const ans = (await (await fetch(`${stack.prometheusUrl}/api/v1/query_range?${qs}`, { signal: AbortSignal.timeout(10_000) })).json()) as QueryRangeAnswer;
+      alerts = alertIntervals(ans, stepS, loadT0Unix / 1000);
+      const rules = (await (await fetch(`${stack.prometheusUrl}/api/v1/rules`)).json()) as { data?: { groups?: { rules: unknown[] }[] } };
+      const n = (rules.data?.groups ?? []).reduce((s, g) => s + g.rules.length, 0);
+      if (n === 0) alerts = { error: 'the stack\'s Prometheus has no rules loaded (deploy/compose/prometheus.yml rule_files)' };
+      else log(`Prometheus: ${n} rules loaded, ${Array.isArray(alerts) ? alerts.length : 0} alert series during the run`);
+    } catch (err) {
+      alerts = { error: (err as Error).message };
+    }
+
+    const faultSummaries = summarizeFaults(records, faults, opts.durationMs);
+    const writeFaults = writes.attempts ? summarizeWriteFaults(writes.attempts, faults, opts.durationMs) : undefined;
+    const faultReports: FaultReport[] = faultSummaries.map((f) => {
+      const w = writeFaults?.find((x) => x.name === f.name);
+      const { name: _n, atMs: _a, ...wRest } = w ?? ({} as NonNullable<typeof w>);
+      return { ...f, recoveredAfterMs: recoveredAfterMs(records, f, faultSummaries), containerHealthyAfterMs: containerHealthy.get(f.name), how: how.get(f.name), ...(w ? { writes: wRest } : {}) };
+    });
+    const notes = [
+      `The load generator (this process, with its relays) runs on the same ${os.cpus().length} cores as the whole stack: the capacity and the latencies are this machine's, not a production figure.`,
+      `Latency is measured by the client from the moment a search was due (open loop): time queued in the client when the stack falls behind counts.`,
+      `The alert rules' \`for:\` clauses (1 to 10 minutes) are longer than a ${Math.round(opts.durationMs / 1000)} s run's faults: most show as pending, if at all; the 5-minute rates start from nothing.`,
+      `Queries are judged against the monolith's answers on the same index (t4/09's method): "wrong" = an unflagged answer that differs.`,
+    ];
+    const json = buildRelease({
+      command: opts.command,
+      startedAt,
+      capacity: { qps: Math.round(capacity.qps), how: capacity.how },
+      targetQps: Math.round(target),
+      rampMs,
+      durationMs: opts.durationMs,
+      windowMs: opts.windowMs,
+      records,
+      availability: availability(records.map((r) => r.outcome)),
+      faults: faultReports,
+      writes,
+      alerts,
+      notes,
+      machine: `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}), load average ${os.loadavg()[0].toFixed(1)} at the end`,
+    });
+    const markdown = renderRelease(json);
+    const dirRoot = reportsDir();
+    const runId = currentRun(dirRoot) ?? makeRunId(new Date(), gitState(REPO_ROOT).commit);
+    const dir = runDir(dirRoot, runId);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'release.json'), JSON.stringify(json, null, 2) + '\n');
+    writeFileSync(path.join(dir, 'RELEASE.md'), markdown);
+    return { markdown, json, dir };
+  } finally {
+    await Promise.all(relays.map((r) => r.close().catch(() => {})));
+    if (!stopping) await stack.down();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+const HELP = `Usage: node --import tsx shared/deploy/soak.ts [options]      (npm script suggestion: t4:soak)
+
+The capstone soak: brings up the composed stack (deploy/compose/compose.yml), measures its capacity with a
+closed-loop step load, runs an open-loop ramp to 70% of it with writes beside it and a fault schedule (kill shard-1,
+restart Redis, roll the gateway), then writes a release report (availability, p50/p99 per minute and overall against
+P99 < 200 ms, > 1000 QPS, 99.9%; time to healthy per fault; acknowledged writes lost; jobs lost; alerts fired) to
+reports/<current run>/release.json and RELEASE.md, and prints it.
+
+  --minutes N        length of the load (default 3)
+  --quick            60 s of load, 15 s windows, shorter capacity steps (~3 min in all with the stack's start)
+  --capacity QPS     skip the capacity measurement, use this
+  --write-rate N     writes per second beside the searches (default 2)
+  --load-share X     the held rate as a share of capacity (default 0.7)
+  -h, --help         this text
+
+Needs Docker (dockerd running) and docker-compose; the images are built (and cached) by shared/deploy/images.ts.`;
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const fail = (m: string, code = 2): never => {
+    process.stderr.write(`error: ${m}\n`);
+    process.exit(code);
+  };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        minutes: { type: 'string' },
+        quick: { type: 'boolean' },
+        capacity: { type: 'string' },
+        'write-rate': { type: 'string' },
+        'load-share': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail(`${(err as Error).message} (--help)`);
+  }
+  if (values!.help) {
+    process.stdout.write(HELP + '\n');
+    process.exit(0);
+  }
+  const num = (name: string, min: number, max: number): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) fail(`--${name} must be a number from ${min} to ${max} (got "${v}")`);
+    return n;
+  };
+  const quick = Boolean(values!.quick);
+  const minutes = num('minutes', 0.5, 120);
+  if (quick && minutes !== undefined) fail('--quick and --minutes: choose one');
+  const durationMs = quick ? 60_000 : (minutes ?? 3) * 60_000;
+  const log = (l: string) => process.stderr.write(`soak: ${l}\n`);
+  soak({
+    durationMs,
+    capacity: num('capacity', 1, 1e6),
+    loadShare: num('load-share', 0.05, 1),
+    stepMs: quick ? 2_500 : 5_000,
+    writeRate: num('write-rate', 0.1, 100) ?? 2,
+    windowMs: quick ? 15_000 : 60_000,
+    queries: quick ? 60 : 200,
+    faultsAt: { shard: 0.3, redis: 0.55, gateway: 0.75 },
+    settleMs: quick ? 15_000 : 20_000,
+    command: `node --import tsx shared/deploy/soak.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    log,
+  }).then(
+    (r) => {
+      process.stdout.write(r.markdown);
+      log(`written: ${path.relative(process.cwd(), path.join(r.dir, 'RELEASE.md'))} and release.json`);
+    },
+    (err: Error) => fail(err.stack ?? err.message, 1),
+  );
+}
