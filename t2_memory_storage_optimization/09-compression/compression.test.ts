@@ -217,12 +217,15 @@ describe.each(await implementations<Mod>(import.meta.url))('%s', (name, impl) =>
 
       it(`holds the texts in at most ${TEXT_SHARE * 100}% of their UTF-8 bytes`, async () => {
         await heldBytes(() => impl.packTexts(texts.slice(0, 50).map((t) => Buffer.from(t).toString())).get(3)); // warm-up
-        const { value, bytes } = await heldBytes(() => {
+        // the median of 3 stores built one after another: a single heap reading moved by up to ~10 points between
+        // runs (a wrong store at 56% once read 44%), the median does not
+        const trials = await heldEach(() => {
           const store = impl.packTexts(texts.map((t) => Buffer.from(t).toString()));
           store.get(0);
           return store;
-        });
-        expect(value.size).toBe(texts.length);
+        }, 3);
+        const bytes = trials.map((t) => t.bytes).sort((x, y) => x - y)[1];
+        for (const t of trials) expect(t.value.size).toBe(texts.length);
         const share = bytes / raw;
         expect(
           share,
