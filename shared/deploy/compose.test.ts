@@ -1,22 +1,25 @@
 /**
- * The composed stack for real (deploy/compose/compose.yml, t4 lesson 11): up under a unique project name with its
- * images built here, health-gated; ingest documents through the gateway with a write key; query and get them back;
- * restart a shard's container under a steady query load and check every answer is complete or flagged partial (never
- * a 5xx, never a silent partial one) and that the answers are complete again afterwards, the ingested documents
- * included (the restarted shard replayed the write log from the stack's NATS); then tear everything down, also on
- * failure. Skipped, with the reason, without Docker and docker-compose.
+ * The composed stack for real (deploy/compose/compose.yml, t4 lesson 11, with compose.ha.yml: two gateways behind
+ * HAProxy, as the capstone soak runs it): up under a unique project name with its images built here, health-gated;
+ * ingest documents through the balancer with a write key; query and get them back; restart a shard's container under
+ * a steady query load and check every answer is complete or flagged partial (never a 5xx, never a silent partial one)
+ * and that the answers are complete again afterwards, the ingested documents included (the restarted shard replayed
+ * the write log from the stack's NATS); roll the two gateways one after the other under the same load and check no
+ * query failed; then tear everything down, also on failure. Skipped, with the reason, without Docker and
+ * docker-compose.
  *
- * The one heavy test CI runs: 20-32 s on 2 cores with the images built (8-17 s of it from `up` to every service
- * healthy), 3.5 min when eight other jobs shared them (load average ~25); building the engine image first is lesson
+ * The one heavy test CI runs: 40-60 s on 2 cores with the images built (10-20 s of it from `up` to every service
+ * healthy, ~20 s the roll), minutes when other jobs share the cores; building the engine image first is lesson
  * 10's (shared/deploy/images.ts: minutes when the lockfile changed, seconds for a source change). Set RAG_APP_IMAGE to
  * an engine image tag to skip that check.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { composeAvailable, COMPOSE_FILE, COMPOSE_SKIP_MESSAGE, runCompose, upStack, type Stack } from './compose.ts';
-import { INFRA_PACKAGES, infraMissing } from './infra-images.ts';
+import { parse } from 'yaml';
+import { composeAvailable, COMPOSE_FILE, COMPOSE_HA_FILE, COMPOSE_SKIP_MESSAGE, runCompose, upStack, type Stack } from './compose.ts';
+import { BASE_INFRA, INFRA_PACKAGES, infraMissing } from './infra-images.ts';
 
-const missing = infraMissing();
+const missing = infraMissing([...BASE_INFRA, 'haproxy']);
 const skipReason = !(await composeAvailable())
   ? COMPOSE_SKIP_MESSAGE
   : missing.length
@@ -37,6 +40,15 @@ describe.skipIf(!composeCli)('deploy/compose/compose.yml as docker-compose reads
     expect(noSecret.code).not.toBe(0);
     expect(noSecret.stderr).toMatch(/RAG_INTERNAL_TOKEN is not set/);
   });
+
+  it('with compose.ha.yml: two gateways (one service, scale 2) and the balancer, which waits for them', async () => {
+    const r = await runCompose(['-f', COMPOSE_FILE, '-f', COMPOSE_HA_FILE, '-p', 'ragl11-config', 'config'], vars, { allowFail: true });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = parse(r.stdout) as { services: Record<string, { scale?: number; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown }> };
+    expect(doc.services.gateway.scale, 'gateway scale').toBe(2);
+    expect(doc.services.lb.depends_on?.gateway?.condition, 'the balancer starts once the gateways are healthy').toBe('service_healthy');
+    expect(doc.services.lb.healthcheck, "the balancer's healthcheck").toBeDefined();
+  });
 });
 
 interface QueryAnswer {
@@ -47,14 +59,14 @@ interface QueryAnswer {
   error?: string;
 }
 
-describe.skipIf(Boolean(skipReason))('the composed stack (deploy/compose/compose.yml)', () => {
+describe.skipIf(Boolean(skipReason))('the composed stack (deploy/compose/compose.yml + compose.ha.yml)', () => {
   let stack: Stack | undefined;
   const log = (l: string) => process.stderr.write(`  ${l}\n`);
   const run = `qzx${Date.now().toString(36)}`;
   const docs = [0, 1, 2, 3].map((i) => ({ id: `compose-${run}-${i}`, title: `compose test ${i}`, text: `${run}w${i} ${run}common the document number ${i} of the compose test` }));
 
   beforeAll(async () => {
-    stack = await upStack({ log });
+    stack = await upStack({ log, ha: true });
   }, 300_000);
 
   afterAll(async () => {
@@ -76,14 +88,17 @@ describe.skipIf(Boolean(skipReason))('the composed stack (deploy/compose/compose
     }
   };
 
-  it('is up with every service healthy, and only the gateway and Prometheus are published', async () => {
+  it('is up with every service healthy, two gateways behind the balancer, and only loopback ports published', async () => {
     const h = await stack!.health();
-    for (const s of ['redis', 'nats', 'postgres', 'embedder', 'shard-0', 'shard-1', 'ingest', 'gateway', 'prometheus']) expect(h[s], `${s}'s health`).toBe('healthy');
+    for (const s of ['redis', 'nats', 'postgres', 'embedder', 'shard-0', 'shard-1', 'ingest', 'gateway', 'prometheus', 'lb']) expect(h[s], `${s}'s health`).toBe('healthy');
     expect(h['snapshot-seed']).toBe('exited 0');
+    expect(await stack!.containers('gateway'), 'gateway containers').toHaveLength(2);
     expect(stack!.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((await stack!.compose(['port', 'lb', '8080'])).stdout.trim(), 'the stack URL is the balancer').toBe(stack!.url.replace('http://', ''));
     const ps = (await stack!.compose(['ps'])).stdout;
-    const published = ps.split('\n').filter((l) => /->/.test(l)).map((l) => l.split(/\s+/)[0]);
-    expect(published.map((n) => n.replace(`${stack!.project}_`, '').replace(/_\d+$/, '')).sort()).toEqual(['gateway', 'prometheus']);
+    const published = ps.split('\n').filter((l) => /->/.test(l));
+    expect(published.map((l) => l.split(/\s+/)[0].replace(`${stack!.project}_`, '').replace(/_\d+$/, '')).sort()).toEqual(['gateway', 'gateway', 'lb', 'prometheus']);
+    for (const l of published) expect(l, 'a port published beyond loopback').not.toMatch(/0\.0\.0\.0:\d+->/);
     log(`up to ready: ${(stack!.upToReadyMs / 1000).toFixed(1)} s`);
   });
 
@@ -94,7 +109,8 @@ describe.skipIf(Boolean(skipReason))('the composed stack (deploy/compose/compose
     while (performance.now() < deadline) {
       const t = (await (await fetch(`${stack!.prometheusUrl}/api/v1/targets`)).json()) as Targets;
       down = t.data.activeTargets.filter((x) => x.health !== 'up').map((x) => `${x.labels.instance} ${x.health} ${x.lastError}`);
-      if (t.data.activeTargets.length === 6 && down.length === 0) break;
+      // gateway × 2 (found by DNS), shard × 2, embedder, ingest, Prometheus itself
+      if (t.data.activeTargets.length === 7 && down.length === 0) break;
       await new Promise((r) => setTimeout(r, 1_000));
     }
     expect(down, 'Prometheus targets not up').toEqual([]);
@@ -162,5 +178,32 @@ describe.skipIf(Boolean(skipReason))('the composed stack (deploy/compose/compose
     log(`during the restart: ${answers.length} answers, ${flagged.length} flagged partial, ${failed.length} failed, ${silent.length} silently partial`);
     expect(failed.map((a) => `${a.at.toFixed(0)} ms: ${a.status || a.error}`), 'answers that failed while shard-1 restarted').toEqual([]);
     expect(silent.length, 'answers missing documents without the partial flag').toBe(0);
+  }, 180_000);
+  it('the two gateways rolled one after the other under load: no query fails', async () => {
+    const q = `${run}common`;
+    const answers: (QueryAnswer & { at: number })[] = [];
+    let stop = false;
+    const t0 = performance.now();
+    // four clients: a query in flight on each gateway at every moment of the roll
+    const load = Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        while (!stop) {
+          const a = await query(q, 10);
+          answers.push({ ...a, at: performance.now() - t0 });
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }),
+    );
+    let rolledMs: number;
+    try {
+      rolledMs = await stack!.roll('gateway', { graceS: 10, minReadyMs: 5_000 });
+    } finally {
+      stop = true;
+      await load;
+    }
+    const failed = answers.filter((a) => a.status !== 200);
+    log(`rolling the gateways: ${(rolledMs / 1000).toFixed(1)} s, ${answers.length} answers, ${failed.length} failed`);
+    expect(answers.length, 'queries answered during the roll').toBeGreaterThan(50);
+    expect(failed.map((a) => `${a.at.toFixed(0)} ms: ${a.status || a.error}`), 'queries that failed while the gateways rolled').toEqual([]);
   }, 180_000);
 });

@@ -35,14 +35,18 @@ import { generateKey } from '../serve/auth.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 import { ensureSplitIndex } from '../services/cli-up.ts';
 import { ensureAppImage } from './images.ts';
-import { ensureInfraImages } from './infra-images.ts';
+import { BASE_INFRA, ensureInfraImages } from './infra-images.ts';
 import { APP_USER, dockerAvailable, DOCKER_SKIP_MESSAGE, docker } from './rootfs.ts';
 
 /** The stack's Compose file. */
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'deploy/compose/compose.yml');
+/** The override with a second gateway and a balancer (HAProxy) in front of both: `upStack({ha: true})`. */
+export const COMPOSE_HA_FILE = path.join(REPO_ROOT, 'deploy/compose/compose.ha.yml');
 
 /** The services of compose.yml that have a healthcheck (all but the one-shot snapshot-seed). */
 export const HEALTHY_SERVICES = ['redis', 'nats', 'postgres', 'embedder', 'shard-0', 'shard-1', 'ingest', 'gateway', 'prometheus'] as const;
+/** What compose.ha.yml adds to them. */
+export const HA_SERVICES = ['lb'] as const;
 
 /** Debian's docker-compose (v1, python): env DOCKER_COMPOSE, else `docker-compose` on PATH. */
 const COMPOSE_CLI = process.env.DOCKER_COMPOSE ?? 'docker-compose';
@@ -97,6 +101,8 @@ export interface StackOptions {
   project?: string;
   /** Compose file; default deploy/compose/compose.yml. */
   file?: string;
+  /** Also compose.ha.yml: two gateways behind HAProxy; `url` is then the balancer's. Default false. */
+  ha?: boolean;
   /** The engine image; default env RAG_APP_IMAGE, else `ensureAppImage({variant: 'multistage'})` (shared/deploy/images.ts: built when its sources changed). */
   appImage?: string;
   /** The saved index the snapshots volume is seeded with; default the split's (.cache/idx-brown-flat, built when missing). */
@@ -111,7 +117,7 @@ export interface StackOptions {
 
 export interface Stack {
   project: string;
-  /** The gateway, http://127.0.0.1:<port>. */
+  /** The API, http://127.0.0.1:<port>: the gateway, or with `ha` the balancer in front of both gateways. */
   url: string;
   /** Prometheus, http://127.0.0.1:<port>. */
   prometheusUrl: string;
@@ -121,14 +127,48 @@ export interface Stack {
   upToReadyMs: number;
   /** `docker-compose -p <project> -f <file> <args>` with this stack's variables. */
   compose(args: string[], opts?: { allowFail?: boolean }): Promise<ComposeResult>;
-  /** Container id of a service. */
+  /** Container id of a service (its first, when scaled). */
   container(service: string): Promise<string>;
+  /** Container ids of a service (two gateways with `ha`). */
+  containers(service: string): Promise<string[]>;
   /** Health of every container: `{gateway: 'healthy', 'snapshot-seed': 'exited 0', ...}`. */
   health(): Promise<Record<string, string>>;
+  /**
+   * A rolling restart of a service's containers (two gateways with `ha`): each in turn stopped with its grace period
+   * (`docker stop -t graceS`: SIGTERM, the service drains), started, waited for until healthy, and then `minReadyMs`
+   * more (Kubernetes' minReadySeconds: a balancer's own checks must see it up) before the next is stopped. Resolves
+   * with the ms from the call to the last one healthy; rejects when one is not healthy within `timeoutMs` (120 s).
+   */
+  roll(service: string, opts?: { graceS?: number; minReadyMs?: number; timeoutMs?: number }): Promise<number>;
   /** Waits until every container with a healthcheck is healthy. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Stops and removes the containers, the network and the named volumes. Safe to call twice. */
   down(): Promise<void>;
+}
+
+/** What `docker inspect` says of a container, for waiting on it. */
+export interface ContainerState {
+  restarts: number;
+  status: string;
+  /** `healthy`, `starting`, `unhealthy`, or `none` (no healthcheck). */
+  health: string;
+  pid: number;
+}
+
+export async function inspect(id: string): Promise<ContainerState> {
+  const r = await docker(['inspect', '--format', '{{.RestartCount}} {{.State.Status}} {{.State.Pid}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}', id]);
+  const [restarts, status, pid, health] = r.stdout.trim().split(' ');
+  return { restarts: Number(restarts), status, health, pid: Number(pid) };
+}
+
+/** Polls `inspect(id)` every 250 ms until `ok(state)`: the ms waited since `t0`, or undefined after `timeoutMs`. */
+export async function waitFor(id: string, ok: (s: ContainerState) => boolean, timeoutMs: number, t0 = performance.now()): Promise<number | undefined> {
+  while (performance.now() - t0 < timeoutMs) {
+    const s = await inspect(id).catch(() => undefined);
+    if (s && ok(s)) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return undefined;
 }
 
 /** Brings the stack up under a unique project name and (by default) waits until every service is healthy. */
@@ -141,7 +181,7 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) throw new Error(`project name "${project}": lowercase letters, digits, - and _ only`);
 
   const image = opts.appImage ?? (process.env.RAG_APP_IMAGE || (await ensureAppImage({ variant: 'multistage', log })));
-  const infra = await ensureInfraImages({ log });
+  const infra = await ensureInfraImages({ log, only: [...BASE_INFRA, ...(opts.ha ? (['haproxy'] as const) : [])] });
   // the saved index the snapshots volume starts from: built on the host once (~6 s), copied into the volume (~1 s)
   const seedDir = path.resolve(opts.indexDir ?? (await ensureSplitIndex(undefined, log)));
   const { key, record } = generateKey(`${project}-writer`, ['read', 'write']);
@@ -158,6 +198,7 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
     RAG_NATS_IMAGE: infra.nats,
     RAG_POSTGRES_IMAGE: infra.postgres,
     RAG_PROMETHEUS_IMAGE: infra.prometheus,
+    ...(opts.ha ? { RAG_HAPROXY_IMAGE: infra.haproxy } : {}),
     RAG_INDEX_SEED_DIR: seedDir,
     RAG_WRITE_LOG: 'compose',
     RAG_INTERNAL_TOKEN: token,
@@ -166,7 +207,8 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
     RAG_GATEWAY_SERVER: JSON.stringify({ auth: { keys: [record], readAccess: 'open' } }),
     COMPOSE_PROJECT_NAME: project,
   };
-  const base = ['-f', file, '-p', project];
+  const base = ['-f', file, ...(opts.ha ? ['-f', COMPOSE_HA_FILE] : []), '-p', project];
+  const healthy: readonly string[] = [...HEALTHY_SERVICES, ...(opts.ha ? HA_SERVICES : [])];
   const compose = (args: string[], o: { allowFail?: boolean } = {}) => runCompose([...base, ...args], env, { ...o, timeoutMs: 300_000 });
   let downed = false;
   const down = async () => {
@@ -176,10 +218,24 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
     await compose(['down', '--volumes', '--remove-orphans', '--timeout', '5'], { allowFail: true });
     rmSync(secretsDir, { recursive: true, force: true });
   };
-  const container = async (service: string) => {
-    const id = (await compose(['ps', '-q', service])).stdout.trim();
-    if (!id) throw new Error(`compose ${project}: no container for service ${service}`);
-    return id;
+  const containers = async (service: string) => {
+    const ids = (await compose(['ps', '-q', service])).stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+    if (ids.length === 0) throw new Error(`compose ${project}: no container for service ${service}`);
+    return ids;
+  };
+  const container = async (service: string) => (await containers(service))[0];
+  const roll: Stack['roll'] = async (service, o = {}) => {
+    const t0 = performance.now();
+    const ids = await containers(service);
+    for (const [i, id] of ids.entries()) {
+      await docker(['stop', '-t', String(o.graceS ?? 10), id]);
+      await docker(['start', id]);
+      if ((await waitFor(id, (s) => s.status === 'running' && s.health === 'healthy', o.timeoutMs ?? 120_000)) === undefined) {
+        throw new Error(`compose ${project}: ${service} container ${id.slice(0, 12)} not healthy ${((o.timeoutMs ?? 120_000) / 1000).toFixed(0)} s after its restart`);
+      }
+      if (i < ids.length - 1) await new Promise((r) => setTimeout(r, o.minReadyMs ?? 0));
+    }
+    return performance.now() - t0;
   };
   const health = async () => {
     const ids = (await compose(['ps', '-q'])).stdout.split('\n').filter(Boolean);
@@ -188,7 +244,9 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
     const out: Record<string, string> = {};
     for (const line of r.stdout.split('\n').filter(Boolean)) {
       const [svc, status, exit, h] = line.split(' ');
-      out[svc] = status === 'exited' ? `exited ${exit}` : h || status;
+      const state = status === 'exited' ? `exited ${exit}` : h || status;
+      // a scaled service (two gateways) is healthy only when every one of its containers is
+      out[svc] = out[svc] === undefined || state !== 'healthy' ? state : out[svc];
     }
     return out;
   };
@@ -199,7 +257,7 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
       const h = await health();
       const bad = Object.entries(h).filter(([s, v]) => v === 'unhealthy' || (v.startsWith('exited') && !(s === 'snapshot-seed' && v === 'exited 0')));
       if (bad.length) throw new Error(`compose ${project}: ${bad.map(([s, v]) => `${s} ${v}`).join(', ')}\n${await logsTail(bad.map(([s]) => s))}`);
-      const waiting = HEALTHY_SERVICES.filter((s) => h[s] !== 'healthy');
+      const waiting = healthy.filter((s) => h[s] !== 'healthy');
       const line = waiting.map((s) => `${s}: ${h[s] ?? 'not created'}`).join(', ');
       if (waiting.length === 0) return;
       if (line !== last) log(`compose ${project}: waiting for ${line}`);
@@ -236,17 +294,19 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
     };
     const stack: Stack = {
       project,
-      url: await port('gateway', 8080),
+      url: await port(opts.ha ? 'lb' : 'gateway', 8080),
       prometheusUrl: await port('prometheus', 9090),
       writeKey: key,
       upToReadyMs,
       compose,
       container,
+      containers,
+      roll,
       health,
       waitHealthy,
       down,
     };
-    log(`compose ${project}: ready in ${(upToReadyMs / 1000).toFixed(1)} s, gateway ${stack.url}`);
+    log(`compose ${project}: ready in ${(upToReadyMs / 1000).toFixed(1)} s, ${opts.ha ? 'balancer' : 'gateway'} ${stack.url}`);
     return stack;
   } catch (err) {
     await down();
@@ -256,8 +316,10 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
 
 const HELP = `Usage: node --import tsx shared/deploy/compose.ts <command> [options]
 
-  up [--project NAME]      build the images, start deploy/compose/compose.yml, wait until every service is
-                           healthy, print the gateway's URL and a write key; Ctrl-C tears it all down
+  up [--project NAME] [--ha]
+                           build the images, start deploy/compose/compose.yml, wait until every service is
+                           healthy, print the gateway's URL and a write key; Ctrl-C tears it all down.
+                           --ha: with compose.ha.yml (a second gateway, HAProxy in front; the URL is HAProxy's)
   down --project NAME      tear down a stack left running (containers, network, volumes)
   status --project NAME    each service's health
 
@@ -289,7 +351,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
       void (stack ? stack.down() : runCompose(['-f', COMPOSE_FILE, '-p', name, 'down', '--volumes', '--remove-orphans', '--timeout', '5'], placeholders, { allowFail: true })).finally(() => process.exit(0));
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    upStack({ project: name, log }).then(
+    upStack({ project: name, log, ha: rest.includes('--ha') }).then(
       (s) => {
         stack = s;
         process.stdout.write(`gateway    ${s.url}\nprometheus ${s.prometheusUrl}\nproject    ${s.project}\nwrite key  ${s.writeKey}\n`);

@@ -10,6 +10,7 @@
  *     tags.nats       // 'rag-lab/nats:debian'    nats-server (JetStream in /data/jetstream) + curl (its /healthz)
  *     tags.postgres   // 'rag-lab/postgres:15'    postgres, initdb, pg_isready + /bin/sh (initdb runs its steps through it)
  *     tags.prometheus // 'rag-lab/prometheus:debian'  prometheus + curl (its /-/ready)
+ *     tags.haproxy    // 'rag-lab/haproxy:debian'  haproxy + curl (its monitor URI), compose.ha.yml's balancer
  *
  * | image | from the host | data folder (owned by app) | health probe in the image |
  * | :--- | :--- | :--- | :--- |
@@ -17,6 +18,7 @@
  * | nats | /usr/sbin/nats-server, /usr/bin/curl | /data/jetstream | `curl -fsS :8222/healthz?js-enabled-only=true` |
  * | postgres | /usr/lib/postgresql/15/bin/{postgres,initdb,pg_isready}, /usr/share/postgresql/15, its lib/ | /var/lib/postgresql/data | `pg_isready` |
  * | prometheus | /usr/bin/prometheus, /usr/bin/promtool, /usr/bin/curl | /prometheus | `curl -fsS :9090/-/ready` |
+ * | haproxy | /usr/sbin/haproxy, /usr/bin/curl | - | `curl -fsS :8080/lb-healthz` |
  *
  * Cached twice: the rootfs by the content hash of its inputs (rootfs.ts), the final layer by the classic builder's
  * cache; a second call with nothing changed takes well under a second. Errors name what is missing (a binary not
@@ -30,7 +32,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { APP_USER, docker, imageSize, importRootfsImage } from './rootfs.ts';
 
-export type InfraName = 'redis' | 'nats' | 'postgres' | 'prometheus';
+export type InfraName = 'redis' | 'nats' | 'postgres' | 'prometheus' | 'haproxy';
 
 export interface InfraImageSpec {
   /** The final tag (runs as `app`). */
@@ -65,10 +67,15 @@ export const INFRA_IMAGES: Record<InfraName, InfraImageSpec> = {
     env: { PATH: `${PG}/bin:/usr/local/bin:/usr/bin:/bin`, PGDATA: '/var/lib/postgresql/data' },
   },
   prometheus: { tag: 'rag-lab/prometheus:debian', binaries: ['/usr/bin/prometheus', '/usr/bin/promtool', '/usr/bin/curl'], dataDirs: ['/prometheus'] },
+  // the balancer of compose.ha.yml (its config mounted read-only; nothing written)
+  haproxy: { tag: 'rag-lab/haproxy:debian', binaries: ['/usr/sbin/haproxy', '/usr/bin/curl'], dataDirs: [], env: { PATH: '/usr/local/bin:/usr/sbin:/usr/bin:/bin' } },
 };
 
+/** The images of compose.yml (haproxy is compose.ha.yml's). */
+export const BASE_INFRA: readonly InfraName[] = ['redis', 'nats', 'postgres', 'prometheus'];
+
 /** The host binaries and folders the images need that this machine lacks (empty: all there). */
-export function infraMissing(names: InfraName[] = Object.keys(INFRA_IMAGES) as InfraName[]): string[] {
+export function infraMissing(names: readonly InfraName[] = BASE_INFRA): string[] {
   const out: string[] = [];
   for (const n of names) {
     const s = INFRA_IMAGES[n];
@@ -78,18 +85,18 @@ export function infraMissing(names: InfraName[] = Object.keys(INFRA_IMAGES) as I
 }
 
 /** How to install what `infraMissing` names (Debian packages). */
-export const INFRA_PACKAGES = 'apt-get install redis-server nats-server postgresql-15 prometheus curl';
+export const INFRA_PACKAGES = 'apt-get install redis-server nats-server postgresql-15 prometheus haproxy curl';
 
 export interface EnsureInfraOptions {
-  /** Which images; default all four. */
-  only?: InfraName[];
+  /** Which images; default BASE_INFRA (all but haproxy: only compose.ha.yml runs it). */
+  only?: readonly InfraName[];
   /** Progress lines. Default none. */
   log?: (line: string) => void;
 }
 
 /** Builds (or reuses) the infrastructure images; returns their tags. */
 export async function ensureInfraImages(opts: EnsureInfraOptions = {}): Promise<Record<InfraName, string>> {
-  const names = opts.only ?? (Object.keys(INFRA_IMAGES) as InfraName[]);
+  const names = opts.only ?? BASE_INFRA;
   const out = {} as Record<InfraName, string>;
   // one at a time: each import tars and copies tens of MB, and the machine is shared
   for (const name of names) out[name] = await ensureInfraImage(name, opts.log);
@@ -127,11 +134,11 @@ export async function ensureInfraImage(name: InfraName, log: (line: string) => v
   return spec.tag;
 }
 
-const HELP = `Usage: node --import tsx shared/deploy/infra-images.ts [--only redis,nats,postgres,prometheus]
+const HELP = `Usage: node --import tsx shared/deploy/infra-images.ts [--only redis,nats,postgres,prometheus,haproxy]
 
 Builds the stack's infrastructure images from this machine's Debian binaries (no registry needed) and prints each
 tag with its size. Needs Docker (apt-get install docker.io, dockerd running) and the binaries
-(apt-get install redis-server nats-server postgresql-15 prometheus curl).`;
+(apt-get install redis-server nats-server postgresql-15 prometheus haproxy curl). Default: all but haproxy.`;
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);

@@ -3,29 +3,31 @@
  * shared/deploy/compose.ts) under an open-loop ramp to 70% of its measured capacity, writes beside it, and a fault
  * schedule; then a release report against the seed's targets (shared/deploy/release-report.ts).
  *
- *     node --import tsx shared/deploy/soak.ts --quick            # ~60 s of load (plus ~1-2 min to bring the stack up)
- *     node --import tsx shared/deploy/soak.ts --minutes 5        # the release run
- *     (npm script suggestion: "t4:soak": "tsx shared/deploy/soak.ts")
+ *     npm run t4:soak -- --quick            # ~60 s of load (plus ~1-2 min to bring the stack up)
+ *     npm run t4:soak -- --minutes 15       # the release run (also: npm run t4 -- --only capstone --minutes 15)
  *
  * In order:
  * 1. **Queries with reference answers**: Brown-corpus phrases answered by the monolith on the index the stack is
- *    seeded with (as t4/09 does), kept only when a run's one-word write documents cannot reorder them, and only
- *    when the healthy stack answers them the same: an unflagged answer that differs later is then really **wrong**.
- * 2. **The stack**: `upStack` (images from images.ts / infra-images.ts, health-gated start). The load reaches the
- *    gateway through two small proxies in this process on 127.0.0.1 (the searches through a TCP relay; the writes
- *    through an HTTP relay that adds the run's write key): the gateway's published port is the OS's choice at each
- *    container start, so after the gateway is rolled the relays follow its new port, as a load balancer would.
+ *    seeded with (as t4/09 does), kept only when they stay the same as one-word write documents are added (checked
+ *    every ~1/40 of the run's writes: a near tie can flip at one count and back at another), and only when the
+ *    healthy stack answers them the same: an unflagged answer that differs later is then really **wrong**.
+ * 2. **The stack**: `upStack({ha: true})`: compose.yml with compose.ha.yml, two gateways behind HAProxy (images from
+ *    images.ts / infra-images.ts, health-gated start). The searches go to the balancer's published port; the writes
+ *    through a small HTTP relay in this process that adds the run's write key.
  * 3. **Capacity** (`--capacity QPS` skips it): a closed-loop step load on /v1/query (4, 8, 16, 32… clients, a few
  *    seconds each, until the rate stops growing); the best answered rate is the capacity.
  * 4. **The soak**: an open-loop ramp from 10% to 70% of capacity over the first fifth of the run, then held; one
  *    write every 1/`--write-rate` s (fault-run.ts `ingestLoad`, retried with its Idempotency-Key); faults at fixed
  *    fractions of the run: shard-1 killed (kill -9 of its process from the host: a crash, Docker's restart policy
  *    brings it back; `docker kill` + `docker start` where that is not possible), Redis restarted (`docker restart`),
- *    the gateway rolled (`docker stop` with its grace period, then `docker start`).
+ *    the two gateways rolled one after the other (`docker stop` with its grace period, then `docker start`, the second
+ *    once the first is healthy).
  * 5. **The report**: every search judged by fault-run.ts `classifyAnswer`, per fault `summarizeFaults` /
  *    `summarizeWriteFaults`, the writes by `accountWrites` (the shards asked, through the gateway, for each
  *    write's own word), Prometheus' `ALERTS` over the run (the stack's Prometheus loads deploy/prometheus/rules);
- *    written to reports/<current run>/release.json and RELEASE.md, and printed.
+ *    each distinct wrong answer replayed on the monolith (`explainWrong`: is it the monolith's own answer at some
+ *    count of the run's writes?); written to reports/<current run>/release.json and RELEASE.md, and printed (`npm
+ *    run report` shows it too).
  *
  * Needs Docker and docker-compose (see compose.ts). Everything started is torn down at the end, on failure and on
  * Ctrl-C.
@@ -40,14 +42,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool, request as undiciRequest } from 'undici';
 import { loadEngine } from '../engine.ts';
-import { gitState, makeRunId } from '../lab/env.ts';
-import { currentRun, reportsDir, runDir } from '../lab/results.ts';
+import { collectEnv, gitState, makeRunId } from '../lab/env.ts';
+import { currentRun, reportsDir, RESULTS_SCHEMA, runDir, saveResults, setCurrentRun } from '../lab/results.ts';
 import { brownPhraseSource, distinctPhrases } from '../loadtest/workloads.ts';
 import { ensureSplitIndex } from '../services/cli-up.ts';
 import {
   availability,
   classifyAnswer,
   ingestLoad,
+  searchOnce,
   summarizeFaults,
   summarizeWriteFaults,
   type Answer,
@@ -55,11 +58,13 @@ import {
   type WriteLoadReport,
 } from '../services/fault-run.ts';
 import { REPO_ROOT } from '../util/paths.ts';
-import { upStack, type Stack } from './compose.ts';
+import { inspect, upStack, waitFor, type ContainerState, type Stack } from './compose.ts';
 import { alertIntervals, buildRelease, recoveredAfterMs, renderRelease, type AlertReport, type FaultReport, type QueryRangeAnswer } from './release-report.ts';
 import { docker } from './rootfs.ts';
 
 const K = 10;
+/** How long a restarted gateway is healthy before the next is stopped (`Stack.roll`; haproxy.cfg: 2 checks 500 ms apart, DNS held 1 s). */
+const MIN_READY_MS = 5_000;
 
 export interface SoakOptions {
   /** Length of the load, ms (ramp included). */
@@ -87,7 +92,7 @@ export interface SoakOptions {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Relays in front of the gateway (its published port changes when its container starts again)
+// The write relay (the write load of fault-run.ts sends no key)
 
 interface Target {
   host: string;
@@ -97,38 +102,6 @@ interface Target {
 interface Relay {
   url: string;
   close(): Promise<void>;
-}
-
-/** A TCP relay to `target()` (read at each new connection): the searches' path, cheap (no HTTP parsing). */
-async function tcpRelay(target: () => Target): Promise<Relay> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const t = target();
-    const up = net.connect(t.port, t.host);
-    for (const s of [client, up]) {
-      sockets.add(s);
-      s.setNoDelay(true);
-      s.on('close', () => sockets.delete(s));
-    }
-    const end = () => {
-      client.destroy();
-      up.destroy();
-    };
-    client.on('error', end).on('close', end);
-    up.on('error', end).on('close', end);
-    client.pipe(up);
-    up.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /** An HTTP relay that adds `authorization: Bearer <key>` (the write load of fault-run.ts sends none). */
@@ -184,46 +157,73 @@ interface Query {
   expected?: readonly string[];
 }
 
-async function search(pool: Pool, q: Query, timeoutMs = 5_000): Promise<Answer> {
-  try {
-    const res = await pool.request({
-      method: 'POST',
-      path: '/v1/query',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: q.text, k: K }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.body.text();
-    let body: Answer['body'] = null;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      /* not JSON: failed */
-    }
-    return { status: res.statusCode, body };
-  } catch (err) {
-    return { status: 0, error: (err as Error).message };
-  }
-}
+const search = (pool: Pool, q: Query, timeoutMs = 5_000): Promise<Answer> => searchOnce(pool, { query: q.text, k: K }, timeoutMs);
 
-/** Reference answers: the monolith on the seed index, kept when `extraDocs` one-word documents do not reorder them. */
-async function referenceQueries(index: string, n: number, extraDocs: number, log: (l: string) => void): Promise<Query[]> {
+const sameIds = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The one-word document the reference adds as the i-th write (the stack's writes are the same shape, `writeDoc`). */
+const referenceDoc = (i: number) => ({ id: `soak/reference/${i}`, text: `qzxreferencew${i}` });
+
+/**
+ * Reference answers: the monolith on the seed index, kept only when they stay the same while `extraDocs` one-word
+ * documents are added, checked every `every` documents. Every write changes the collection's statistics (N, the
+ * average length), and a near tie in a top 10 can flip at one count and flip back at a later one: checking only the
+ * two ends let such a query through (2 of 191 in a trial of 400 phrases checked at 10 counts).
+ */
+async function referenceQueries(index: string, n: number, extraDocs: number, every: number, log: (l: string) => void): Promise<Query[]> {
   const engine = await loadEngine(index, { llm: null });
   const gen = distinctPhrases(await brownPhraseSource(), 27);
-  const candidates: Query[] = [];
+  let kept: Query[] = [];
   for (let i = 0; i < 2 * n; i++) {
     const text = gen.next().value as string;
-    candidates.push({ text, expected: (await engine.query(text, { k: K, answer: false })).hits.map((h) => h.chunkId) });
+    kept.push({ text, expected: (await engine.query(text, { k: K, answer: false })).hits.map((h) => h.chunkId) });
   }
-  await engine.ingest(Array.from({ length: extraDocs }, (_, i) => ({ id: `soak/reference/${i}`, text: `qzxreferencew${i}` })));
-  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-  const stable: Query[] = [];
-  for (const q of candidates) {
-    if (stable.length === n) break;
-    if (same(q.expected!, (await engine.query(q.text, { k: K, answer: false })).hits.map((h) => h.chunkId))) stable.push(q);
+  const candidates = kept.length;
+  for (let added = 0; added < extraDocs; ) {
+    const next = Math.min(extraDocs, added + every);
+    await engine.ingest(Array.from({ length: next - added }, (_, j) => referenceDoc(added + j)));
+    added = next;
+    const still: Query[] = [];
+    for (const q of kept) if (sameIds(q.expected!, (await engine.query(q.text, { k: K, answer: false })).hits.map((h) => h.chunkId))) still.push(q);
+    kept = still;
   }
-  log(`queries: ${stable.length} of ${candidates.length} candidates answer the same with ${extraDocs} one-word documents added`);
-  return stable;
+  log(`queries: ${Math.min(n, kept.length)} of ${candidates} candidates answer the same at every ${every}th of ${extraDocs} one-word documents added`);
+  return kept.slice(0, n);
+}
+
+/** A wrong answer's query and what the stack answered (the first time), with how often it was wrong. */
+export interface WrongAnswer {
+  query: string;
+  got: string[];
+  expected: string[];
+  times: number;
+  firstAtS: number;
+  /** With how many written documents the monolith answers `got` (the first such count), if at any up to the run's. */
+  monolithAtDocs?: number;
+}
+
+/**
+ * Whether each wrong answer is one the monolith gives at some point of the run: the seed index, then the run's
+ * writes added one at a time (as one-word documents, as written), asking each wrong query after every one. An
+ * answer the monolith also gives is the stack answering from another moment's statistics (a near tie that flips
+ * with the collection's size): not a defect of the split. One it never gives is.
+ */
+async function explainWrong(index: string, wrong: WrongAnswer[], writes: number, log: (l: string) => void): Promise<void> {
+  if (wrong.length === 0) return;
+  const engine = await loadEngine(index, { llm: null });
+  const check = async (added: number) => {
+    for (const w of wrong) {
+      if (w.monolithAtDocs !== undefined) continue;
+      if (sameIds(w.got, (await engine.query(w.query, { k: K, answer: false })).hits.map((h) => h.chunkId))) w.monolithAtDocs = added;
+    }
+  };
+  await check(0);
+  for (let i = 0; i < writes && wrong.some((w) => w.monolithAtDocs === undefined); i++) {
+    await engine.ingest([referenceDoc(i)]);
+    await check(i + 1);
+  }
+  const explained = wrong.filter((w) => w.monolithAtDocs !== undefined).length;
+  log(`wrong answers: ${explained} of ${wrong.length} distinct ones are the monolith's own answer at some count of the run's ${writes} writes`);
 }
 
 /** A closed-loop step load: `c` clients each sending the next search when the last one came back. */
@@ -256,36 +256,10 @@ async function measureCapacity(url: string, queries: readonly Query[], stepMs: n
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Faults on containers
-
-interface ContainerState {
-  restarts: number;
-  status: string;
-  health: string;
-  pid: number;
-}
-
-async function inspect(id: string): Promise<ContainerState> {
-  const r = await docker(['inspect', '--format', '{{.RestartCount}} {{.State.Status}} {{.State.Pid}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}', id]);
-  const [restarts, status, pid, health] = r.stdout.trim().split(' ');
-  return { restarts: Number(restarts), status, health, pid: Number(pid) };
-}
-
-/** Polls until `ok(state)` or `timeoutMs`; returns ms waited or undefined. */
-async function waitFor(id: string, ok: (s: ContainerState) => boolean, timeoutMs: number, t0 = performance.now()): Promise<number | undefined> {
-  while (performance.now() - t0 < timeoutMs) {
-    const s = await inspect(id).catch(() => undefined);
-    if (s && ok(s)) return performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
 
 export interface SoakResult {
   markdown: string;
-  json: ReturnType<typeof buildRelease>;
+  json: ReturnType<typeof buildRelease> & { wrongAnswers: WrongAnswer[] };
   dir: string;
 }
 
@@ -295,8 +269,9 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
   const tag = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
   const index = await ensureSplitIndex(undefined, log);
   const extra = Math.ceil(2 * opts.writeRate * ((opts.durationMs + opts.settleMs) / 1000)) + 10;
-  let queries = await referenceQueries(index, opts.queries, extra, log);
-  const stack: Stack = await upStack({ log, project: `ragsoak-${tag}` });
+  const every = Math.max(1, Math.ceil(extra / 40));
+  let queries = await referenceQueries(index, opts.queries, extra, every, log);
+  const stack: Stack = await upStack({ log, project: `ragsoak-${tag}`, ha: true });
   const relays: Relay[] = [];
   let stopping = false;
   const onSignal = () => {
@@ -310,14 +285,14 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    let gateway = targetOf(stack.url);
-    const readRelay = await tcpRelay(() => gateway);
-    relays.push(readRelay);
-    const writeRelay = await authRelay(() => gateway, stack.writeKey);
+    // the searches go to the stack's front (the balancer, or the one gateway) directly; the writes through a relay that adds the key
+    const front = targetOf(stack.url);
+    const apiUrl = stack.url;
+    const writeRelay = await authRelay(() => front, stack.writeKey);
     relays.push(writeRelay);
 
     // the queries the healthy stack answers as the monolith does (anything else would be judged "wrong" for nothing)
-    const warm = new Pool(readRelay.url, { connections: 4 });
+    const warm = new Pool(apiUrl, { connections: 4 });
     const agreeing: Query[] = [];
     for (const q of queries) if (classifyAnswer(await search(warm, q), q.expected) === 'complete') agreeing.push(q);
     await warm.close();
@@ -334,7 +309,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     if (warmWrite.status !== 200) throw new Error(`the warm-up write was not acknowledged: ${warmWrite.status} ${await warmWrite.text()}`);
 
     const capT0 = Date.now();
-    const capacity = opts.capacity !== undefined ? { qps: opts.capacity, how: 'given (--capacity)' } : await measureCapacity(readRelay.url, queries, opts.stepMs, log);
+    const capacity = opts.capacity !== undefined ? { qps: opts.capacity, how: 'given (--capacity)' } : await measureCapacity(apiUrl, queries, opts.stepMs, log);
     if (!(capacity.qps > 0)) throw new Error('capacity: no search was answered');
     const loadShare = opts.loadShare ?? 0.7;
     const target = capacity.qps * loadShare;
@@ -343,7 +318,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
 
     // the held check: each write's own word searched through the gateway (BM25); partial or failed: unknown
     const held = async (ids: string[]): Promise<(boolean | undefined)[]> => {
-      const pool = new Pool(readRelay.url, { connections: 8 });
+      const pool = new Pool(apiUrl, { connections: 8 });
       const out: (boolean | undefined)[] = new Array(ids.length);
       let next = 0;
       await Promise.all(
@@ -351,15 +326,9 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
           while (next < ids.length) {
             const i = next++;
             const word = marker(ids[i].split('/').pop()!);
-            const a = await (async () => {
-              try {
-                const r = await pool.request({ method: 'POST', path: '/v1/query', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: word, k: 3, mode: 'bm25' }), signal: AbortSignal.timeout(10_000) });
-                return { status: r.statusCode, body: (await r.body.json()) as { hits?: { docId: string }[]; partial?: boolean } };
-              } catch {
-                return { status: 0, body: {} as { hits?: { docId: string }[]; partial?: boolean } };
-              }
-            })();
-            out[i] = a.status !== 200 ? undefined : (a.body.hits ?? []).some((h) => h.docId === ids[i]) ? true : a.body.partial ? undefined : false;
+            const a = await searchOnce(pool, { query: word, k: 3, mode: 'bm25' }, 10_000);
+            const body = (a.body ?? {}) as { hits?: { docId: string }[]; partial?: boolean };
+            out[i] = a.status !== 200 ? undefined : (body.hits ?? []).some((h) => h.docId === ids[i]) ? true : body.partial ? undefined : false;
           }
         }),
       );
@@ -368,73 +337,78 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     };
     const writeLoad = ingestLoad({ url: writeRelay.url, rate: opts.writeRate, doc, key: (i) => `soak-${tag}-${i}`, held, settleMs: opts.settleMs, attemptTimeoutMs: 6_000, log });
 
-    // the faults
+    // the faults: each acts at a fixed share of the run; its time is the moment it acted (`acted`), its recovery in
+    // Docker the time from then to the container healthy again
     const containerHealthy = new Map<string, number | undefined>();
     const how = new Map<string, string>();
-    // the containers are looked up before the run: a fault acts at once, and its time is when it acted (set below)
-    const ids = { shard: await stack.container('shard-1'), redis: await stack.container('redis'), gateway: await stack.container('gateway') };
+    // the containers are looked up before the run: a fault acts at once
+    const ids = { shard: await stack.container('shard-1'), redis: await stack.container('redis') };
     let loadT0 = performance.now();
-    const acted = (name: string) => {
-      const f = faults.find((x) => x.name === name)!;
-      f.atMs = performance.now() - loadT0;
+    const healthy = (s: ContainerState) => s.health === 'healthy' && s.status === 'running';
+    const fault = (name: string, share: number, run: (acted: () => void, t0: number) => Promise<{ how: string; healthyAfterMs: number | undefined }>) => {
+      const f = {
+        name,
+        atMs: opts.durationMs * share,
+        inject: async () => {
+          const t0 = performance.now();
+          const r = await run(() => {
+            f.atMs = performance.now() - loadT0;
+          }, t0);
+          how.set(name, r.how);
+          containerHealthy.set(name, r.healthyAfterMs);
+        },
+      };
+      return f;
     };
     const faults = [
-      {
-        name: 'kill shard-1',
-        atMs: opts.durationMs * opts.faultsAt.shard,
-        inject: async () => {
-          const id = ids.shard;
-          const before = await inspect(id);
-          const t0 = performance.now();
-          let restartedByDocker = false;
+      fault('kill shard-1', opts.faultsAt.shard, async (acted, t0) => {
+        const before = await inspect(ids.shard);
+        const restarted = (s: ContainerState) => s.status === 'running' && s.pid > 0 && s.pid !== before.pid;
+        let killed = false;
+        if (before.pid > 0 && process.getuid?.() === 0) {
+          // a crash: kill -9 of the service's process from the host; Docker's restart policy brings it back
           try {
-            if (!(before.pid > 0) || process.getuid?.() !== 0) throw new Error('not root');
             process.kill(before.pid, 'SIGKILL');
-            acted('kill shard-1');
-            restartedByDocker = (await waitFor(id, (s) => s.restarts > before.restarts || (s.status === 'running' && s.pid > 0 && s.pid !== before.pid), 10_000, t0)) !== undefined;
+            killed = true;
           } catch {
-            /* below */
+            /* not ours to kill: docker kill below */
           }
-          if (!restartedByDocker) {
-            acted('kill shard-1');
-            await docker(['kill', id], { allowFail: true });
-            await docker(['start', id]);
-            how.set('kill shard-1', '`docker kill` + `docker start`');
-          } else how.set('kill shard-1', 'kill -9 of its process from the host; Docker restarted it');
-          containerHealthy.set('kill shard-1', await waitFor(id, (s) => s.health === 'healthy' && s.status === 'running' && s.pid > 0 && s.pid !== before.pid, 120_000, t0));
-        },
-      },
-      {
-        name: 'restart Redis',
-        atMs: opts.durationMs * opts.faultsAt.redis,
-        inject: async () => {
-          const t0 = performance.now();
-          const id = ids.redis;
-          acted('restart Redis');
-          await docker(['restart', '-t', '1', id]);
-          how.set('restart Redis', '`docker restart -t 1`: the queue is in memory, its jobs are gone');
-          containerHealthy.set('restart Redis', await waitFor(id, (s) => s.health === 'healthy', 60_000, t0));
-        },
-      },
-      {
-        name: 'roll the gateway',
-        atMs: opts.durationMs * opts.faultsAt.gateway,
-        inject: async () => {
-          const t0 = performance.now();
-          const id = ids.gateway;
-          acted('roll the gateway');
-          await docker(['stop', '-t', '10', id]);
-          await docker(['start', id]);
-          const port = (await stack.compose(['port', 'gateway', '8080'])).stdout.trim();
-          gateway = targetOf(`http://${port}`);
-          how.set('roll the gateway', `\`docker stop -t 10\` (SIGTERM: drains) + \`docker start\`; one gateway, so no second one takes the traffic meanwhile`);
-          containerHealthy.set('roll the gateway', await waitFor(id, (s) => s.health === 'healthy', 120_000, t0));
-        },
-      },
+        }
+        acted();
+        if (killed && (await waitFor(ids.shard, (s) => s.restarts > before.restarts || restarted(s), 10_000, t0)) !== undefined) {
+          return { how: 'kill -9 of its process from the host; Docker restarted it', healthyAfterMs: await waitFor(ids.shard, (s) => healthy(s) && restarted(s), 120_000, t0) };
+        }
+        await docker(['kill', ids.shard], { allowFail: true });
+        await docker(['start', ids.shard]);
+        return { how: '`docker kill` + `docker start`', healthyAfterMs: await waitFor(ids.shard, (s) => healthy(s) && restarted(s), 120_000, t0) };
+      }),
+      fault('restart Redis', opts.faultsAt.redis, async (acted, t0) => {
+        acted();
+        await docker(['restart', '-t', '1', ids.redis]);
+        return { how: '`docker restart -t 1`: the queue is in memory, its jobs are gone', healthyAfterMs: await waitFor(ids.redis, healthy, 60_000, t0) };
+      }),
+      fault('roll the gateways', opts.faultsAt.gateway, async (acted) => {
+        acted();
+        return {
+          how: `\`docker stop -t 10\` + \`docker start\` of one gateway, then of the other once the first has been healthy for ${MIN_READY_MS / 1000} s; SIGTERM turns /readyz 503 for 2 s before the drain, and HAProxy sends the queries to the other`,
+          // from the first stop to the last gateway healthy again (the roll's whole length)
+          healthyAfterMs: await stack.roll('gateway', { graceS: 10, minReadyMs: MIN_READY_MS }),
+        };
+      }),
     ];
 
+    // every distinct wrong answer (query and what came back), for explainWrong after the run
+    const wrong = new Map<string, WrongAnswer>();
+    const noteWrong = (q: Query, a: Answer, atMs: number) => {
+      const got = (a.body?.hits ?? []).map((h) => h.chunkId);
+      const key = `${q.text}\u0000${got.join(',')}`;
+      const w = wrong.get(key) ?? { query: q.text, got, expected: [...(q.expected ?? [])], times: 0, firstAtS: Math.round(atMs / 100) / 10 };
+      w.times++;
+      wrong.set(key, w);
+    };
+
     // the open-loop ramp: search i is due when the integral of the rate reaches i
-    const pool = new Pool(readRelay.url, { connections: 128 });
+    const pool = new Pool(apiUrl, { connections: 128 });
     const records: RequestRecord[] = [];
     const inFlight = new Set<Promise<void>>();
     const injected: Promise<void>[] = [];
@@ -470,7 +444,9 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
             sent++;
             const started = performance.now();
             const p = search(pool, q).then((a) => {
-              records.push({ at, ms: performance.now() - started, status: a.status, outcome: classifyAnswer(a, q.expected) });
+              const outcome = classifyAnswer(a, q.expected);
+              records.push({ at, ms: performance.now() - started, status: a.status, outcome });
+              if (outcome === 'wrong') noteWrong(q, a, at);
             });
             inFlight.add(p);
             p.finally(() => inFlight.delete(p));
@@ -478,7 +454,9 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
           if (now - lastLog >= 10_000) {
             lastLog = now;
             const recent = records.filter((r) => r.at >= now - 10_000);
-            log(`${(now / 1000).toFixed(0)} s: ${sent} sent, ${inFlight.size} in flight, last 10 s: ${recent.filter((r) => r.outcome === 'failed').length} failed, ${recent.filter((r) => r.outcome === 'flagged').length} flagged`);
+            const failed = recent.filter((r) => r.outcome === 'failed');
+            const byStatus = [...new Set(failed.map((r) => r.status))].map((st) => `${failed.filter((r) => r.status === st).length}× ${st === 0 ? 'no answer' : st}`).join(', ');
+            log(`${(now / 1000).toFixed(0)} s: ${sent} sent, ${inFlight.size} in flight, last 10 s: ${failed.length} failed${byStatus ? ` (${byStatus})` : ''}, ${recent.filter((r) => r.outcome === 'flagged').length} flagged`);
           }
           if (now >= opts.durationMs) {
             clearInterval(tick);
@@ -521,13 +499,22 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
       const { name: _n, atMs: _a, ...wRest } = w ?? ({} as NonNullable<typeof w>);
       return { ...f, recoveredAfterMs: recoveredAfterMs(records, f, faultSummaries), containerHealthyAfterMs: containerHealthy.get(f.name), how: how.get(f.name), ...(w ? { writes: wRest } : {}) };
     });
+    // the wrong answers: the monolith's own at some moment of the run (statistics), or a defect
+    const wrongList = [...wrong.values()];
+    await explainWrong(index, wrongList, writes.jobs + 1, log);
+    const unexplained = wrongList.filter((w) => w.monolithAtDocs === undefined);
     const notes = [
-      `The load generator (this process, with its relays) runs on the same ${os.cpus().length} cores as the whole stack: the capacity and the latencies are this machine's, not a production figure.`,
+      `The load generator (this process) runs on the same ${os.cpus().length} cores as the whole stack: the capacity and the latencies are this machine's, not a production figure.`,
       `Latency is measured by the client from the moment a search was due (open loop): time queued in the client when the stack falls behind counts.`,
-      `The alert rules' \`for:\` clauses (1 to 10 minutes) are longer than a ${Math.round(opts.durationMs / 1000)} s run's faults: most show as pending, if at all; the 5-minute rates start from nothing.`,
-      `Queries are judged against the monolith's answers on the same index (t4/09's method): "wrong" = an unflagged answer that differs.`,
+      opts.durationMs < 15 * 60_000
+        ? `The alert rules' \`for:\` clauses (1 to 10 minutes) are longer than a ${Math.round(opts.durationMs / 1000)} s run's faults: most show as pending, if at all; the 5-minute rates start from nothing.`
+        : `The alert rules' \`for:\` clauses are 1 to 10 minutes: a fault shorter than its alert's clause shows as pending only, as it should.`,
+      `Queries are judged against the monolith's answers on the same index (t4/09's method), kept only when those stay the same with every ${every}th count of written documents up to ${extra}: "wrong" = an unflagged answer that differs.`,
+      wrongList.length === 0
+        ? 'No answer was wrong.'
+        : `${wrongList.reduce((n, w) => n + w.times, 0)} wrong answers, ${wrongList.length} distinct (query, answer) pairs: ${wrongList.length - unexplained.length} are the monolith's own answer with some count of the run's written documents (the collection's statistics at another moment flip a near tie: not a defect of the split)${unexplained.length ? `; **${unexplained.length} the monolith never gives: a defect** (${unexplained.map((w) => `"${w.query}" ${w.times}×`).join(', ')})` : ''}.`,
     ];
-    const json = buildRelease({
+    const release = buildRelease({
       command: opts.command,
       startedAt,
       capacity: { qps: Math.round(capacity.qps), how: capacity.how },
@@ -543,9 +530,17 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
       notes,
       machine: `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}), load average ${os.loadavg()[0].toFixed(1)} at the end`,
     });
+    const json = { ...release, wrongAnswers: wrongList };
     const markdown = renderRelease(json);
     const dirRoot = reportsDir();
-    const runId = currentRun(dirRoot) ?? makeRunId(new Date(), gitState(REPO_ROOT).commit);
+    let runId = currentRun(dirRoot);
+    if (runId === undefined) {
+      // no run yet: start one (its results.json holds no lesson) so that `npm run report` finds the release in it
+      const now = new Date();
+      runId = makeRunId(now, gitState(REPO_ROOT).commit);
+      saveResults(dirRoot, { schema: RESULTS_SCHEMA, runId, env: collectEnv(REPO_ROOT, 'full', now), lessons: [] });
+      setCurrentRun(dirRoot, runId);
+    }
     const dir = runDir(dirRoot, runId);
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'release.json'), JSON.stringify(json, null, 2) + '\n');
@@ -559,11 +554,11 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
   }
 }
 
-const HELP = `Usage: node --import tsx shared/deploy/soak.ts [options]      (npm script suggestion: t4:soak)
+const HELP = `Usage: npm run t4:soak -- [options]      (or: npm run t4 -- --only capstone [options])
 
-The capstone soak: brings up the composed stack (deploy/compose/compose.yml), measures its capacity with a
-closed-loop step load, runs an open-loop ramp to 70% of it with writes beside it and a fault schedule (kill shard-1,
-restart Redis, roll the gateway), then writes a release report (availability, p50/p99 per minute and overall against
+The capstone soak: brings up the composed stack (deploy/compose/compose.yml + compose.ha.yml: two gateways behind
+HAProxy), measures its capacity with a closed-loop step load, runs an open-loop ramp to 70% of it with writes beside
+it and a fault schedule (kill shard-1, restart Redis, roll the gateways), then writes a release report (availability, p50/p99 per minute and overall against
 P99 < 200 ms, > 1000 QPS, 99.9%; time to healthy per fault; acknowledged writes lost; jobs lost; alerts fired) to
 reports/<current run>/release.json and RELEASE.md, and prints it.
 

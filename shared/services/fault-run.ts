@@ -382,6 +382,32 @@ export function summarizeFaults(records: readonly RequestRecord[], faults: reado
   });
 }
 
+/**
+ * One search on `pool` (POST /v1/query with `body`), never rejecting: an answer with its status and parsed body, or
+ * status 0 with the error (refused, reset, timed out after `timeoutMs`). A body that is not JSON is `null`.
+ */
+export async function searchOnce(pool: Pick<Pool, 'request'>, body: Record<string, unknown>, timeoutMs = 5_000): Promise<Answer> {
+  try {
+    const res = await pool.request({
+      method: 'POST',
+      path: '/v1/query',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.body.text();
+    let parsed: Answer['body'] = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON: failed */
+    }
+    return { status: res.statusCode, body: parsed };
+  } catch (err) {
+    return { status: 0, error: (err as Error).message };
+  }
+}
+
 /** Runs the load and the faults; resolves when every request sent has been answered or timed out. */
 export async function runFaultLoad(opts: FaultRunOptions): Promise<FaultRunReport> {
   const k = opts.k ?? 10;
@@ -406,26 +432,7 @@ export async function runFaultLoad(opts: FaultRunOptions): Promise<FaultRunRepor
     const send = async (i: number, at: number) => {
       const q = opts.queries[i % opts.queries.length];
       const started = performance.now();
-      let answer: Answer;
-      try {
-        const res = await pool.request({
-          method: 'POST',
-          path: '/v1/query',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ query: q.text, k }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        const text = await res.body.text();
-        let body: Answer['body'] = null;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          /* not JSON: failed below */
-        }
-        answer = { status: res.statusCode, body };
-      } catch (err) {
-        answer = { status: 0, error: (err as Error).message };
-      }
+      const answer = await searchOnce(pool, { query: q.text, k }, timeoutMs);
       records.push({ at, ms: performance.now() - started, status: answer.status, outcome: classifyAnswer(answer, q.expected) });
     };
     // open loop: request i is due at i / rate s; a 5 ms tick sends whatever is due
