@@ -264,3 +264,170 @@ export function renderRelease(r: ReleaseReport): string {
   }
   return L.join('\n') + '\n';
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The same report as table rows, for the lab report (shared/lab/report/release.ts shows release.json in
+// `npm run report`); the cells read as RELEASE.md's (renderRelease), `code` and **bold** kept for the renderer.
+
+export const RELEASE_SCHEMA = 'rag-perf-lab/release@1';
+
+/** "minute" for one-minute windows, else "15 s window". */
+export function releaseWindowName(r: Pick<ReleaseReport, 'windowMs'>): string {
+  return r.windowMs === 60_000 ? 'minute' : `${r.windowMs / 1000} s window`;
+}
+
+/** The run in one sentence: the command, when, where, capacity, ramp and length. */
+export function releaseSummaryLine(r: ReleaseReport): string {
+  return (
+    `\`${r.command}\`, started ${r.startedAt}, ${r.machine}. Capacity ${round(r.capacity.qps)} QPS (${r.capacity.how}); an open-loop ramp to ` +
+    `${round(r.targetQps)} QPS over ${fmtMs(r.rampMs)}, held to ${fmtMs(r.durationMs)}, with writes beside it and faults at set times.`
+  );
+}
+
+export const RELEASE_TARGETS_HEADER = ['Target', 'Measured', 'Met'];
+
+/** Availability, p99, QPS and (with a write load) acknowledged writes lost against the seed's targets: met is "yes" or "no". */
+export function releaseTargetRows(r: ReleaseReport): string[][] {
+  return r.verdicts.map((v) => [v.target, v.measured, v.met ? 'yes' : 'no']);
+}
+
+export const RELEASE_WINDOWS_HEADER = ['From–to (s)', 'Sent QPS', 'Answered QPS', 'Availability', 'Failed', 'Wrong', 'p50', 'p99'];
+
+/** One row per window, then the whole run ("all"). */
+export function releaseWindowRows(r: ReleaseReport): string[][] {
+  const rows = r.windows.map((w) => [`${w.fromS}–${w.toS}`, String(w.sentQps), String(w.answeredQps), pct(w.availability), String(w.failed), String(w.wrong), fmtMs(w.p50Ms), fmtMs(w.p99Ms)]);
+  const o = r.overall;
+  rows.push(['all', String(o.sentQps), String(o.answeredQps), pct(r.availability.ratio), String(o.failed), String(o.wrong), fmtMs(o.p50Ms), fmtMs(o.p99Ms)]);
+  return rows;
+}
+
+export const RELEASE_FAULTS_HEADER = [
+  'At',
+  'Fault',
+  'First complete search after',
+  'Searches whole again after',
+  'Writes acknowledged again after',
+  'Container healthy after',
+  'Failed / flagged / complete searches until the next',
+];
+
+export function releaseFaultRows(r: ReleaseReport): string[][] {
+  return r.faults.map((f) => [
+    fmtMs(f.atMs),
+    `${f.name}${f.how ? ` (${f.how})` : ''}`,
+    f.healthyAfterMs === undefined ? 'never' : fmtMs(f.healthyAfterMs),
+    f.recoveredAfterMs === undefined ? 'never' : fmtMs(f.recoveredAfterMs),
+    f.writes ? fmtMs(f.writes.healthyAfterMs) : '-',
+    fmtMs(f.containerHealthyAfterMs),
+    `${f.failed} / ${f.flagged} / ${f.complete}${f.wrong ? ` (${f.wrong} wrong)` : ''}`,
+  ]);
+}
+
+/** What the fault columns mean. */
+export const RELEASE_FAULTS_NOTE =
+  '"First complete search after": the fault (the moment it acted) → the first complete (unflagged, correct) answer to a search sent after it; ' +
+  '"whole again after": → the first complete answer sent after the last failed, flagged or wrong one before the next fault.';
+
+/** The writes in one sentence (RELEASE.md's "Writes" paragraph). */
+export function releaseWritesLine(r: ReleaseReport): string {
+  const w = r.writes;
+  if (!w) return 'No write load.';
+  return (
+    `${w.jobs} writes (one-word documents, each retried with its Idempotency-Key until acknowledged or refused): ${w.acknowledged} acknowledged (${w.firstAttemptAcknowledged ?? '?'} on the first attempt), ${w.refused ?? 0} refused, ` +
+    `**acknowledged writes lost: ${w.acknowledgedLost}**${w.acknowledgedUnverified ? ` (${w.acknowledgedUnverified} could not be checked)` : ''}, **jobs lost: ${w.jobsLost}** (no outcome when the client gave up)` +
+    `${w.appliedUnacknowledged ? `, ${w.appliedUnacknowledged} applied though never acknowledged (harmless: idempotent)` : ''}.`
+  );
+}
+
+export const RELEASE_ALERTS_HEADER = ['Alert', 'State', 'Severity', 'Labels', 'When (s after the start)'];
+
+/** The alerts as rows, or (no table) why there are none: not read, or none pending or firing. */
+export function releaseAlerts(r: ReleaseReport): { rows: string[][] } | { line: string } {
+  if ('error' in r.alerts) return { line: `Not read: ${r.alerts.error}` };
+  if (r.alerts.length === 0) return { line: 'None pending or firing during the run.' };
+  return { rows: r.alerts.map((a) => [a.alertname, a.state, a.severity ?? '-', a.labels || '-', a.intervals.map((i) => `${i.fromS}–${i.toS}`).join(', ')]) };
+}
+
+/**
+ * Check that `data` (a parsed release.json) has the shape `buildRelease` returns; throws an Error naming the first bad
+ * field (`release.verdicts[1].met: expected a boolean, got "yes"`). Returns it typed.
+ */
+export function validateRelease(data: unknown): ReleaseReport {
+  type O = Record<string, unknown>;
+  const isObj = (v: unknown): v is O => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const bad = (where: string, what: string, v: unknown): never => {
+    throw new Error(`${where}: expected ${what}, got ${JSON.stringify(v) ?? 'nothing'}`);
+  };
+  const obj = (v: unknown, where: string): O => (isObj(v) ? v : bad(where, 'an object', v));
+  const arr = (v: unknown, where: string): unknown[] => (Array.isArray(v) ? v : bad(where, 'an array', v));
+  const num = (o: O, k: string, where: string, nullable = false) => {
+    if (!(typeof o[k] === 'number' || (nullable && o[k] === null))) bad(`${where}.${k}`, nullable ? 'a number or null' : 'a number', o[k]);
+  };
+  const optNum = (o: O, k: string, where: string) => {
+    if (o[k] !== undefined) num(o, k, where);
+  };
+  const str = (o: O, k: string, where: string) => {
+    if (typeof o[k] !== 'string') bad(`${where}.${k}`, 'a string', o[k]);
+  };
+  const latency = (o: O, where: string) => {
+    for (const k of ['requests', 'available', 'failed', 'wrong']) num(o, k, where);
+    for (const k of ['p50Ms', 'p99Ms']) num(o, k, where, true);
+  };
+  const r = obj(data, 'release');
+  if (r.schema !== RELEASE_SCHEMA) bad('release.schema', `"${RELEASE_SCHEMA}"`, r.schema);
+  for (const k of ['command', 'startedAt', 'machine']) str(r, k, 'release');
+  for (const k of ['targetQps', 'rampMs', 'durationMs', 'windowMs']) num(r, k, 'release');
+  const cap = obj(r.capacity, 'release.capacity');
+  num(cap, 'qps', 'release.capacity');
+  str(cap, 'how', 'release.capacity');
+  const av = obj(r.availability, 'release.availability');
+  for (const k of ['available', 'total', 'ratio']) num(av, k, 'release.availability');
+  const o = obj(r.overall, 'release.overall');
+  latency(o, 'release.overall');
+  for (const k of ['sentQps', 'answeredQps']) num(o, k, 'release.overall');
+  arr(r.windows, 'release.windows').forEach((x, i) => {
+    const w = `release.windows[${i}]`;
+    const win = obj(x, w);
+    latency(win, w);
+    for (const k of ['fromS', 'toS', 'sentQps', 'answeredQps', 'availability']) num(win, k, w);
+  });
+  arr(r.verdicts, 'release.verdicts').forEach((x, i) => {
+    const w = `release.verdicts[${i}]`;
+    const v = obj(x, w);
+    str(v, 'target', w);
+    str(v, 'measured', w);
+    if (typeof v.met !== 'boolean') bad(`${w}.met`, 'a boolean', v.met);
+  });
+  arr(r.faults, 'release.faults').forEach((x, i) => {
+    const w = `release.faults[${i}]`;
+    const f = obj(x, w);
+    str(f, 'name', w);
+    for (const k of ['atMs', 'failed', 'wrong', 'flagged', 'complete']) num(f, k, w);
+    for (const k of ['healthyAfterMs', 'recoveredAfterMs', 'containerHealthyAfterMs']) optNum(f, k, w);
+    if (f.how !== undefined) str(f, 'how', w);
+    if (f.writes !== undefined) optNum(obj(f.writes, `${w}.writes`), 'healthyAfterMs', `${w}.writes`);
+  });
+  if (r.writes !== undefined) {
+    const wr = obj(r.writes, 'release.writes');
+    for (const k of ['jobs', 'acknowledged', 'acknowledgedLost', 'jobsLost']) num(wr, k, 'release.writes');
+    for (const k of ['refused', 'acknowledgedUnverified', 'firstAttemptAcknowledged', 'appliedUnacknowledged']) optNum(wr, k, 'release.writes');
+  }
+  if (isObj(r.alerts)) str(r.alerts, 'error', 'release.alerts');
+  else {
+    arr(r.alerts, 'release.alerts').forEach((x, i) => {
+      const w = `release.alerts[${i}]`;
+      const a = obj(x, w);
+      for (const k of ['alertname', 'state', 'labels']) str(a, k, w);
+      if (a.severity !== undefined) str(a, 'severity', w);
+      arr(a.intervals, `${w}.intervals`).forEach((y, j) => {
+        const iv = obj(y, `${w}.intervals[${j}]`);
+        num(iv, 'fromS', `${w}.intervals[${j}]`);
+        num(iv, 'toS', `${w}.intervals[${j}]`);
+      });
+    });
+  }
+  arr(r.notes, 'release.notes').forEach((n, i) => {
+    if (typeof n !== 'string') bad(`release.notes[${i}]`, 'a string', n);
+  });
+  return data as ReleaseReport;
+}

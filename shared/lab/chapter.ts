@@ -7,8 +7,13 @@
  *
  *     import { runChapter } from '../shared/lab/chapter.ts';
  *     await runChapter(import.meta.url);
+ *
+ * A chapter may name an `--only` target that is not a lesson but another command (HANDOVERS): T4's `--only capstone`
+ * runs the capstone soak (shared/deploy/soak.ts) with the other arguments, and exits with its code.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fail, parseCli, UsageError } from '../util/cli.ts';
@@ -31,6 +36,72 @@ import {
 import { runLesson, type Mode } from './runner.ts';
 import { renderLessonText } from './lesson-table.ts';
 
+/** Per chapter, `--only` targets that hand over to another command (run from the repo root with the other arguments). */
+export const HANDOVERS: Record<string, { only: string; script: string; help: string }> = {
+  t4: {
+    only: 'capstone',
+    script: 'shared/deploy/soak.ts',
+    help:
+      '  --only capstone   the capstone soak instead of the lessons (as npm run t4:soak; needs Docker): the other options\n' +
+      "                    go to it, e.g. '--only capstone --quick' (~60 s of load) or '--only capstone --minutes 5';\n" +
+      "                    '--only capstone --help' lists them. It writes release.json and RELEASE.md into the current\n" +
+      '                    run, where npm run report shows them\n',
+  },
+};
+
+/**
+ * The command `npm run <chapter> -- <argv>` hands over to, when argv asks for the chapter's handover target
+ * (`--only capstone`, `--only=capstone` or `--only t4/capstone`): node with tsx running its script, with every other
+ * argument passed through in order. Undefined otherwise (the chapter runs its lessons).
+ */
+export function handoverCommand(chapterKey: string, argv: readonly string[], node: string = process.execPath): { command: string; args: string[] } | undefined {
+  const h = HANDOVERS[chapterKey];
+  if (!h) return undefined;
+  const names = new Set([h.only, `${chapterKey}/${h.only}`]);
+  const rest: string[] = [];
+  let found = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (!found && a === '--only' && i + 1 < argv.length && names.has(argv[i + 1])) {
+      found = true;
+      i++;
+    } else if (!found && a.startsWith('--only=') && names.has(a.slice('--only='.length))) found = true;
+    else rest.push(a);
+  }
+  return found ? { command: node, args: ['--import', 'tsx', h.script, ...rest] } : undefined;
+}
+
+/** Run the handed-over command from the repo root with the terminal's stdio; resolves to its exit code. */
+function runHandover(cmd: { command: string; args: string[] }): Promise<number> {
+  process.stderr.write(`  · handing over to: node ${cmd.args.join(' ')}\n`);
+  // the child runs from the repo root (so `--import tsx` resolves): a relative LAB_REPORTS_DIR must not move
+  const env = process.env.LAB_REPORTS_DIR ? { ...process.env, LAB_REPORTS_DIR: path.resolve(process.env.LAB_REPORTS_DIR) } : process.env;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd.command, cmd.args, { cwd: REPO_ROOT, env, stdio: 'inherit' });
+    // Ctrl-C reaches both processes: this one waits while the child tears its stack down; a signal sent to this
+    // process alone is passed on
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const done = () => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+    };
+    child.on('error', (err) => {
+      done();
+      reject(new Error(`could not start ${cmd.command} ${cmd.args.join(' ')}: ${err.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      done();
+      resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 1));
+    });
+  });
+}
+
 function help(key: string, dir: string): string {
   return `
 Usage: npm run ${key} -- [options]
@@ -40,7 +111,7 @@ same run. Tables go to stdout (stderr with --json); progress to stderr.
 
 Options:
   --only <lesson>   run one lesson: '09-vector-math', 'vector-math' or '${key}/09-vector-math'
-  --quick           small sizes and short rounds (a few seconds per lesson)
+${HANDOVERS[key]?.help ?? ''}  --quick           small sizes and short rounds (a few seconds per lesson)
   --impl exercise   also measure your exercise.ts: an "exercise" row beside before and after
   --json            print the results JSON on stdout
   --new-run         start a new run (it becomes the current run)
@@ -116,6 +187,11 @@ export async function runChapter(indexUrl: string, argv: string[] = process.argv
   const chapterDir = path.basename(path.dirname(fileURLToPath(indexUrl)));
   const chapter = CHAPTERS.find((c) => c.dir === chapterDir);
   if (!chapter) fail(`${chapterDir} is not a known chapter folder`);
+  const handover = handoverCommand(chapter.key, argv);
+  if (handover) {
+    process.exitCode = await runHandover(handover);
+    return;
+  }
   const { values } = parseCli(
     help(chapter.key, chapter.dir),
     {

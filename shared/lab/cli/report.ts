@@ -1,5 +1,6 @@
 /**
- * `npm run report`: turn a run's results.json into reports/<run-id>/index.html and REPORT.md.
+ * `npm run report`: turn a run's results.json into reports/<run-id>/index.html and REPORT.md (with a "Release
+ * (capstone soak)" section when the run folder also holds the soak's release.json).
  */
 import path from 'node:path';
 import { parseCli, runMain, UsageError } from '../../util/cli.ts';
@@ -8,13 +9,15 @@ import { regressions } from '../report/compare.ts';
 import { readCheckpointLog } from '../checkpoint-log.ts';
 import { lessonDir, readReference } from '../reference.ts';
 import { readmeLinks, type ReportContext } from '../report/model.ts';
+import { readRelease } from '../report/release.ts';
 import { currentRun, listRuns, readResults, reportsDir, resultsFile, ResultsError, runDir } from '../results.ts';
 
 const HELP = `
 Usage: npm run report -- [options]
 
 Builds reports/<run-id>/index.html (self-contained: opens offline) and reports/<run-id>/REPORT.md from the run's
-results.json.
+results.json; when the run folder also holds release.json (written by \`npm run t4:soak\`, the T4 capstone), both
+get a "Release (capstone soak)" section.
 
 Options:
   --run <id>             the run to report (default: the current run, else the newest in reports/)
@@ -61,10 +64,13 @@ async function main(): Promise<number> {
     const ref = readReference(l.id);
     if (ref) references[l.id] = ref;
   }
+  const { release, warning } = readRelease(outDir);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
   const context: ReportContext = {
     references,
     checkpoints: readCheckpointLog(dir),
     readmes: readmeLinks(results, outDir, (id) => lessonDir(id)),
+    ...(release ? { release } : {}),
   };
   const report = await buildReport(results, previous, context);
   const out = writeReport(outDir, report);

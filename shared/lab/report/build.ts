@@ -1,12 +1,16 @@
-/** Build a run's report (index.html + REPORT.md) from its results, optionally compared with an earlier run. */
+/**
+ * Build a run's report (index.html + REPORT.md) from its results, optionally compared with an earlier run; the context
+ * brings what the run folder holds beside them (the capstone soak's release.json: release.ts).
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunResults } from '../results.ts';
-import { curveSpec, headlineSpec, latencySpec, renderSvg } from './charts.ts';
+import { curveSpec, headlineSpec, latencySpec, releaseSpec, renderSvg } from './charts.ts';
 import { compareRuns, type RunComparison } from './compare.ts';
 import { renderHtml, type ChartSet } from './html.ts';
 import { renderMarkdown } from './markdown.ts';
 import { EMPTY_CONTEXT, type ReportContext } from './model.ts';
+import type { ReleaseReport } from '../../deploy/release-report.ts';
 
 export interface BuiltReport {
   html: string;
@@ -14,7 +18,7 @@ export interface BuiltReport {
   comparison?: RunComparison;
 }
 
-export async function renderCharts(results: RunResults): Promise<ChartSet> {
+export async function renderCharts(results: RunResults, release?: ReleaseReport): Promise<ChartSet> {
   const charts: ChartSet = { latency: new Map(), curves: new Map() };
   const sp = headlineSpec(results.lessons);
   if (sp) charts.headline = await renderSvg(sp);
@@ -28,12 +32,14 @@ export async function renderCharts(results: RunResults): Promise<ChartSet> {
     }
     charts.curves.set(l.id, m);
   }
+  const rel = release ? releaseSpec(release) : undefined;
+  if (rel) charts.release = await renderSvg(rel);
   return charts;
 }
 
 export async function buildReport(results: RunResults, previous?: RunResults, context: ReportContext = EMPTY_CONTEXT): Promise<BuiltReport> {
   const comparison = previous ? compareRuns(results, previous) : undefined;
-  const charts = await renderCharts(results);
+  const charts = await renderCharts(results, context.release);
   return {
     html: renderHtml(results, charts, comparison, context),
     markdown: renderMarkdown(results, comparison, context),

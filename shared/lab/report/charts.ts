@@ -7,6 +7,7 @@ import * as vl from 'vega-lite';
 import type { Curve } from '../lesson.ts';
 import { describeChange } from '../headline.ts';
 import type { LessonResult } from '../results.ts';
+import { TARGETS, type ReleaseReport } from '../../deploy/release-report.ts';
 
 type Spec = vl.TopLevelSpec;
 
@@ -169,6 +170,41 @@ export function curveSpec(curve: Curve): Spec | undefined {
     config: CONFIG,
     data: { values: points.map((p) => ({ ...p, label: p.label ?? '' })) },
     layer: layers,
+  } as Spec;
+}
+
+/**
+ * The capstone soak (release.json) window by window: p99 of the available answers (log scale) over availability,
+ * each with its target as a dashed red line and the faults as grey dashed lines with their names.
+ */
+export function releaseSpec(r: ReleaseReport): Spec | undefined {
+  const rows = r.windows.map((w) => ({ mid: (w.fromS + w.toS) / 2, p99: w.p99Ms !== null && w.p99Ms > 0 ? w.p99Ms : null, availability: w.availability * 100 }));
+  if (rows.length === 0) return undefined;
+  const x = { field: 'mid', type: 'quantitative' as const, title: 'seconds after the load started (middle of the window)', scale: { domain: [0, r.durationMs / 1000] } };
+  const faults = r.faults.map((f) => ({ at: f.atMs / 1000, name: f.name }));
+  const faultLayers = (withLabels: boolean) =>
+    faults.length === 0
+      ? []
+      : [
+          { data: { values: faults }, mark: { type: 'rule', color: '#9ca3af', strokeDash: [4, 3] }, encoding: { x: { field: 'at', type: 'quantitative' } } },
+          ...(withLabels
+            ? [{ data: { values: faults }, mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, y: 2, fontSize: 10, color: '#6b7280' }, encoding: { x: { field: 'at', type: 'quantitative' }, text: { field: 'name' } } }]
+            : []),
+        ];
+  const target = (value: number) => ({ data: { values: [{ target: value }] }, mark: { type: 'rule', color: '#dc2626', strokeDash: [6, 3] }, encoding: { y: { field: 'target', type: 'quantitative' } } });
+  const lowest = Math.min(TARGETS.availability * 100, ...rows.map((w) => w.availability));
+  const line = (field: string, title: string, scale: object) => [
+    { mark: { type: 'line', strokeWidth: 2, color: '#1d4ed8' }, encoding: { x, y: { field, type: 'quantitative', title, scale } } },
+    { mark: { type: 'point', filled: true, size: 40, color: '#1d4ed8' }, encoding: { x, y: { field, type: 'quantitative' } } },
+  ];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    config: CONFIG,
+    data: { values: rows },
+    vconcat: [
+      { width: WIDTH, height: 140, layer: [...line('p99', 'p99 (ms, log scale)', { type: 'log', nice: false }), target(TARGETS.p99Ms), ...faultLayers(true)] },
+      { width: WIDTH, height: 110, layer: [...line('availability', 'availability (%)', { zero: false, domain: [Math.max(0, Math.floor(lowest - 0.5)), 100] }), target(TARGETS.availability * 100), ...faultLayers(false)] },
+    ],
   } as Spec;
 }
 

@@ -3,6 +3,22 @@ import type { RunResults } from '../results.ts';
 import { renderMarkdownTable } from '../../util/table.ts';
 import type { RunComparison } from './compare.ts';
 import {
+  RELEASE_ALERTS_HEADER,
+  RELEASE_FAULTS_HEADER,
+  RELEASE_FAULTS_NOTE,
+  RELEASE_TARGETS_HEADER,
+  RELEASE_WINDOWS_HEADER,
+  releaseAlerts,
+  releaseFaultRows,
+  releaseSummaryLine,
+  releaseTargetRows,
+  releaseWindowName,
+  releaseWindowRows,
+  releaseWritesLine,
+  type ReleaseReport,
+} from '../../deploy/release-report.ts';
+import { RELEASE_FILE, RELEASE_TITLE } from './release.ts';
+import {
   checkpointLine,
   COMPARE_HEADER,
   compareExplanation,
@@ -29,6 +45,26 @@ import {
 
 const RIGHT: Array<'l' | 'r'> = ['l', 'r', 'r', 'r', 'r', 'r', 'r'];
 
+/** The capstone soak's release report (the run folder's release.json): targets, windows, faults, writes, alerts. */
+export function releaseMarkdown(r: ReleaseReport): string[] {
+  const out: string[] = [`## ${RELEASE_TITLE}`, ''];
+  out.push(`${releaseSummaryLine(r)} From \`${RELEASE_FILE}\` (the whole text: RELEASE.md beside it).`, '');
+  out.push('**Against the targets**', '');
+  out.push(renderMarkdownTable(RELEASE_TARGETS_HEADER, releaseTargetRows(r).map(([t, m, met]) => [t, m, met === 'yes' ? 'yes' : '**no**'])), '');
+  out.push(`**Per ${releaseWindowName(r)}**`, '');
+  const windows = releaseWindowRows(r).map((row, i, all) => (i === all.length - 1 ? [`**${row[0]}**`, ...row.slice(1)] : row));
+  out.push(renderMarkdownTable(RELEASE_WINDOWS_HEADER, windows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']), '');
+  out.push('**Faults**', '');
+  if (r.faults.length) out.push(renderMarkdownTable(RELEASE_FAULTS_HEADER, releaseFaultRows(r), ['r', 'l', 'r', 'r', 'r', 'r', 'l']), '', RELEASE_FAULTS_NOTE, '');
+  else out.push('No fault injected.', '');
+  out.push(`**Writes**: ${releaseWritesLine(r)}`, '');
+  out.push('**Alerts** (Prometheus `ALERTS` over the run)', '');
+  const alerts = releaseAlerts(r);
+  out.push('rows' in alerts ? renderMarkdownTable(RELEASE_ALERTS_HEADER, alerts.rows) : alerts.line, '');
+  if (r.notes.length) out.push('**Read with care**', '', ...r.notes.map((n) => `- ${n}`), '');
+  return out;
+}
+
 export function renderMarkdown(results: RunResults, comparison?: RunComparison, context: ReportContext = EMPTY_CONTEXT): string {
   const out: string[] = [];
   out.push(`# RAG performance lab — run ${results.runId}`, '');
@@ -46,6 +82,8 @@ export function renderMarkdown(results: RunResults, comparison?: RunComparison, 
     if (comparison.rows.length) out.push(renderMarkdownTable(COMPARE_HEADER, compareRows(comparison), ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l']), '');
     if (comparison.unmatched.length) out.push(`Not compared: ${comparison.unmatched.join('; ')}`, '');
   }
+
+  if (context.release) out.push(...releaseMarkdown(context.release));
 
   out.push('## Method', '', ...methodPoints(results).map((p) => `- ${p}`), '');
 

@@ -8,8 +8,9 @@ import { commandsOf, type LessonResult, type RunResults } from '../results.ts';
 import { formatBytes, formatMs, formatWithError } from '../../util/table.ts';
 import { headlineTitle, metricLine, orderVariants, summaryLines, TABLE_HEADER, variantCells } from '../lesson-table.ts';
 import type { RunComparison } from './compare.ts';
+import type { ReleaseReport } from '../../deploy/release-report.ts';
 
-/** What the report knows beyond the run: each lesson's README reference figures and checkpoint status. */
+/** What the report knows beyond the run: each lesson's README reference figures and checkpoint status, the capstone's release report. */
 export interface ReportContext {
   /** Lesson id → its reference.json (the figures its README reports). */
   references: Record<string, LessonReference>;
@@ -17,6 +18,8 @@ export interface ReportContext {
   checkpoints: Record<string, CheckpointRecord>;
   /** Lesson id → the lesson's README, relative to the report's folder. */
   readmes: Record<string, string>;
+  /** The run folder's release.json (`npm run t4:soak`), when it holds one: the report's "Release (capstone soak)" section. */
+  release?: ReleaseReport;
 }
 
 export const EMPTY_CONTEXT: ReportContext = { references: {}, checkpoints: {}, readmes: {} };
