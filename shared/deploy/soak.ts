@@ -187,7 +187,7 @@ async function referenceQueries(index: string, n: number, extraDocs: number, eve
     for (const q of kept) if (sameIds(q.expected!, (await engine.query(q.text, { k: K, answer: false })).hits.map((h) => h.chunkId))) still.push(q);
     kept = still;
   }
-  log(`queries: ${Math.min(n, kept.length)} of ${candidates} candidates answer the same at every ${every}th of ${extraDocs} one-word documents added`);
+  log(`queries: ${Math.min(n, kept.length)} of ${candidates} candidates answer the same after every ${every} of ${extraDocs} one-word documents added`);
   return kept.slice(0, n);
 }
 
@@ -509,7 +509,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
       opts.durationMs < 15 * 60_000
         ? `The alert rules' \`for:\` clauses (1 to 10 minutes) are longer than a ${Math.round(opts.durationMs / 1000)} s run's faults: most show as pending, if at all; the 5-minute rates start from nothing.`
         : `The alert rules' \`for:\` clauses are 1 to 10 minutes: a fault shorter than its alert's clause shows as pending only, as it should.`,
-      `Queries are judged against the monolith's answers on the same index (t4/09's method), kept only when those stay the same with every ${every}th count of written documents up to ${extra}: "wrong" = an unflagged answer that differs.`,
+      `Queries are judged against the monolith's answers on the same index (t4/09's method), kept only when those stay the same after every ${every} of up to ${extra} written documents: "wrong" = an unflagged answer that differs.`,
       wrongList.length === 0
         ? 'No answer was wrong.'
         : `${wrongList.reduce((n, w) => n + w.times, 0)} wrong answers, ${wrongList.length} distinct (query, answer) pairs: ${wrongList.length - unexplained.length} are the monolith's own answer with some count of the run's written documents (the collection's statistics at another moment flip a near tie: not a defect of the split)${unexplained.length ? `; **${unexplained.length} the monolith never gives: a defect** (${unexplained.map((w) => `"${w.query}" ${w.times}×`).join(', ')})` : ''}.`,
