@@ -57,6 +57,7 @@ import { attachWrites } from './gateway-writes.ts';
 import { httpRpcClient } from './http-rpc.ts';
 import { ReplicaSet, type PickRule } from './replica-set.ts';
 import { isRpcError, RpcError, type CallOptions, type RpcClient } from './rpc.ts';
+import { withBreaker, type BreakerClient, type BreakerOptions } from './resilience.ts';
 import { annotate, inRequestSpan, inSpan, traceRequests } from '../observe/tracing.ts';
 import type { ChunkView, ShardSearchReply, ShardSearchRequest, ShardStatsReply } from './shard-service.ts';
 import { flag, serviceMain } from './shard-service.ts';
@@ -564,6 +565,13 @@ export interface GatewayEnv {
   retrieverModule?: string;
   /** The write log's name (RAG_WRITE_LOG): take writes through the ingest worker (gateway-writes.ts). */
   writeLog?: string;
+  /**
+   * A circuit breaker in front of every shard and the embedder (`RAG_GATEWAY_BREAKER`, JSON: consecutiveFailures,
+   * halfOpenAfterMs; resilience.ts `withBreaker`, lesson t4/06): a dead upstream is failed fast (the answer flagged
+   * at once, not after the shard deadline) and probed once per cool-down; its state is `rag_breaker_state` in GET
+   * /metrics. Default none (the lessons measure the gateway without one); the container deployments set it.
+   */
+  breaker?: Pick<BreakerOptions, 'consecutiveFailures' | 'halfOpenAfterMs'>;
   /** Gateway limits (`RAG_GATEWAY_LIMITS`, JSON): maxInFlight, maxPerShard, maxToEmbedder, maxQueue, defaultTimeoutMs, maxTimeoutMs. */
   limits?: Pick<GatewayOptions, 'maxInFlight' | 'maxPerShard' | 'maxToEmbedder' | 'maxQueue' | 'defaultTimeoutMs' | 'maxTimeoutMs' | 'embedDeadlineMs' | 'replyReserveMs' | 'embedShare'>;
 }
@@ -586,11 +594,22 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
   const fanOut = env.fanOutModule ? ((await import(pathToFileURL(env.fanOutModule).href)) as { searchShards: typeof searchShards }).searchShards : undefined;
   const retriever = env.retrieverModule ? ((await import(pathToFileURL(env.retrieverModule).href)) as { createRetriever: RetrieverFactory }).createRetriever : undefined;
   const pick = env.pickModule ? ((await import(pathToFileURL(env.pickModule).href)) as { pick: PickRule }).pick : undefined;
+  // with `breaker`: each shard (a replica set as a whole: open only when every replica fails) and the embedder
+  const breakers: Array<{ target: string; client: BreakerClient }> = [];
+  const guard = (c: RpcClient, target: string): RpcClient => {
+    if (!env.breaker) return c;
+    const b = withBreaker(c, {
+      ...env.breaker,
+      onStateChange: (state) => process.stderr.write(`gateway: circuit of ${target} ${state}\n`),
+    });
+    breakers.push({ target, client: b });
+    return b;
+  };
   const shards: RpcClient[] = env.shardUrls.map((url, i) => {
     const urls = env.shardReplicas?.[i] ?? [url];
-    return urls.length > 1 ? new ReplicaSet(urls.map((u) => client(u, `shard-${i}`)), { name: `shard-${i}`, ...(pick ? { pick } : {}) }) : client(urls[0], `shard-${i}`);
+    return guard(urls.length > 1 ? new ReplicaSet(urls.map((u) => client(u, `shard-${i}`)), { name: `shard-${i}`, ...(pick ? { pick } : {}) }) : client(urls[0], `shard-${i}`), `shard-${i}`);
   });
-  const gateway = new Gateway({ ...env.limits, shards, embedder: client(env.embedderUrl, 'embedder'), shardDeadlineMs: env.shardDeadlineMs, onMissing, fanOut, retriever });
+  const gateway = new Gateway({ ...env.limits, shards, embedder: guard(client(env.embedderUrl, 'embedder'), 'embedder'), shardDeadlineMs: env.shardDeadlineMs, onMissing, fanOut, retriever });
   const ac = new AbortController();
   const initialised = gateway.initWhenReady(200, ac.signal).catch(() => {});
   const app = await createGatewayApp(gateway, env.server);
@@ -598,7 +617,8 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
   // GET /metrics (t4/15): Prometheus text for a caller with the service credential (Authorization: Bearer)
   const metrics = createServiceMetrics('gateway');
   metrics.setReady(() => gateway.ready);
-  watchGateway(metrics, { load: gateway.load, upstreams: () => gateway.upstreams() });
+  // the retriever's heads (bulkheads) and, under them, the breakers: each sets its own gauges
+  watchGateway(metrics, { load: gateway.load, upstreams: () => [...gateway.upstreams(), ...breakers] });
   registerFastifyMetrics(app, metrics, env.secret);
   // shutting down (serviceMain's SIGTERM, t4/14): /readyz 503 while queries are still answered, so balancers move away first
   let leaving = false;
@@ -623,6 +643,28 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
   };
 }
 
+/**
+ * `RAG_GATEWAY_BREAKER`: unset, empty or `off` → no breaker; `on` → the defaults (5 failures in a row, 1 s open);
+ * a JSON object → those settings (`{"consecutiveFailures": 5, "halfOpenAfterMs": 1000}`). Anything else throws, so
+ * a typo stops the start instead of silently running without one.
+ */
+export function breakerFromEnv(v: string | undefined): GatewayEnv['breaker'] {
+  if (v === undefined || v.trim() === '' || v.trim() === 'off') return undefined;
+  if (v.trim() === 'on') return { consecutiveFailures: 5, halfOpenAfterMs: 1000 };
+  let o: unknown;
+  try {
+    o = JSON.parse(v);
+  } catch {
+    throw new Error(`RAG_GATEWAY_BREAKER must be off, on or a JSON object {consecutiveFailures, halfOpenAfterMs}, got ${JSON.stringify(v)}`);
+  }
+  const r = o as Record<string, unknown>;
+  const ok = (x: unknown, min: number) => x === undefined || (typeof x === 'number' && Number.isInteger(x) && x >= min);
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || Object.keys(r).some((k) => k !== 'consecutiveFailures' && k !== 'halfOpenAfterMs') || !ok(r.consecutiveFailures, 1) || !ok(r.halfOpenAfterMs, 1)) {
+    throw new Error(`RAG_GATEWAY_BREAKER: expected {"consecutiveFailures": integer ≥ 1, "halfOpenAfterMs": integer ≥ 1}, got ${v}`);
+  }
+  return { consecutiveFailures: (r.consecutiveFailures as number | undefined) ?? 5, halfOpenAfterMs: (r.halfOpenAfterMs as number | undefined) ?? 1000 };
+}
+
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const env: GatewayEnv = {
     shardUrls: (process.env.RAG_SHARD_URLS ?? '').split(',').filter(Boolean),
@@ -636,6 +678,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     retrieverModule: process.env.RAG_GATEWAY_RETRIEVER || undefined,
     writeLog: process.env.RAG_WRITE_LOG || undefined,
     limits: process.env.RAG_GATEWAY_LIMITS ? (JSON.parse(process.env.RAG_GATEWAY_LIMITS) as GatewayEnv['limits']) : undefined,
+    breaker: breakerFromEnv(process.env.RAG_GATEWAY_BREAKER),
   };
   serviceMain('gateway', () => startGateway(env, Number(flag('port', '0')), flag('host', '127.0.0.1')));
 }
