@@ -103,6 +103,8 @@ export interface StackOptions {
   file?: string;
   /** Also compose.ha.yml: two gateways behind HAProxy; `url` is then the balancer's. Default false. */
   ha?: boolean;
+  /** The gateways' circuit breakers (RAG_GATEWAY_BREAKER: off, on or JSON; gateway.ts `breakerFromEnv`). Default off. */
+  breaker?: string;
   /** The engine image; default env RAG_APP_IMAGE, else `ensureAppImage({variant: 'multistage'})` (shared/deploy/images.ts: built when its sources changed). */
   appImage?: string;
   /** The saved index the snapshots volume is seeded with; default the split's (.cache/idx-brown-flat, built when missing). */
@@ -201,6 +203,7 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
     ...(opts.ha ? { RAG_HAPROXY_IMAGE: infra.haproxy } : {}),
     RAG_INDEX_SEED_DIR: seedDir,
     RAG_WRITE_LOG: 'compose',
+    RAG_GATEWAY_BREAKER: opts.breaker ?? 'off',
     RAG_INTERNAL_TOKEN: token,
     RAG_METRICS_TOKEN_FILE: tokenFile,
     RAG_POSTGRES_PASSWORD: randomBytes(18).toString('base64url'),

@@ -6,14 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { availability, type RequestRecord } from '../services/fault-run.ts';
+import { type RequestRecord } from '../services/fault-run.ts';
 import { COMPOSE_FILE } from './compose.ts';
+import { madeUpRecords, madeUpReleaseInput } from './release-report.fixture.ts';
 import { alertIntervals, buildRelease, latencyStats, recoveredAfterMs, renderRelease, windowStats, type QueryRangeAnswer } from './release-report.ts';
 
 /** `n` searches evenly over [fromMs, toMs), each `ms` long, with outcome `o`. */
-function records(n: number, fromMs: number, toMs: number, ms: (i: number) => number, o: RequestRecord['outcome'] = 'complete'): RequestRecord[] {
-  return Array.from({ length: n }, (_, i) => ({ at: fromMs + ((toMs - fromMs) * i) / n, ms: ms(i), status: o === 'failed' ? 0 : 200, outcome: o }));
-}
+const records = madeUpRecords;
 
 describe('latencyStats and windowStats', () => {
   it('takes percentiles over available answers only and counts failures apart', () => {
@@ -87,23 +86,7 @@ describe('recoveredAfterMs', () => {
 });
 
 describe('buildRelease and renderRelease', () => {
-  const rs = [...records(990, 0, 60_000, () => 20), ...records(8, 20_000, 22_000, () => 30, 'flagged'), ...records(2, 48_000, 49_000, () => 1, 'failed')];
-  const input = {
-    command: 'node --import tsx shared/deploy/soak.ts --quick',
-    startedAt: '2026-12-01T09:50:00.000Z',
-    capacity: { qps: 24, how: 'given (--capacity)' },
-    targetQps: 17,
-    rampMs: 12_000,
-    durationMs: 60_000,
-    windowMs: 15_000,
-    records: rs,
-    availability: availability(rs.map((r) => r.outcome)),
-    faults: [{ name: 'kill shard-1', atMs: 18_000, healthyAfterMs: 5_400, recoveredAfterMs: 6_000, failed: 0, wrong: 0, flagged: 8, complete: 200, containerHealthyAfterMs: 9_000, how: 'kill -9' }],
-    writes: { acknowledged: 100, acknowledgedLost: 0, jobs: 101, jobsLost: 1, refused: 0, firstAttemptAcknowledged: 95, attempts: [] },
-    alerts: [{ alertname: 'RagReplicaDown', state: 'pending', severity: 'ticket', labels: 'job=shard', intervals: [{ fromS: 20, toS: 35 }] }],
-    notes: ['the load shares the cores'],
-    machine: '2 cores',
-  };
+  const input = madeUpReleaseInput();
 
   it('judges the run against the targets: availability, p99, QPS (with the capacity beside it), writes lost', () => {
     const r = buildRelease(input);

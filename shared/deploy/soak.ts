@@ -46,6 +46,7 @@ import { collectEnv, gitState, makeRunId } from '../lab/env.ts';
 import { currentRun, reportsDir, RESULTS_SCHEMA, runDir, saveResults, setCurrentRun } from '../lab/results.ts';
 import { brownPhraseSource, distinctPhrases } from '../loadtest/workloads.ts';
 import { ensureSplitIndex } from '../services/cli-up.ts';
+import { breakerFromEnv } from '../services/gateway.ts';
 import { percentile } from '../util/stats.ts';
 import {
   availability,
@@ -86,6 +87,8 @@ export interface SoakOptions {
   queries: number;
   /** Faults at these fractions of the run: shard kill, Redis restart, gateway roll. */
   faultsAt: { shard: number; redis: number; gateway: number };
+  /** The gateways' circuit breakers (RAG_GATEWAY_BREAKER: off, on or JSON). Default off. */
+  breaker?: string;
   /** After the load: how long unsettled writes keep retrying. */
   settleMs: number;
   command: string;
@@ -287,7 +290,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
   const extra = Math.ceil(2 * opts.writeRate * ((opts.durationMs + opts.settleMs) / 1000)) + 10;
   const every = Math.max(1, Math.ceil(extra / 40));
   let queries = await referenceQueries(index, opts.queries, extra, every, log);
-  const stack: Stack = await upStack({ log, project: `ragsoak-${tag}`, ha: true });
+  const stack: Stack = await upStack({ log, project: `ragsoak-${tag}`, ha: true, breaker: opts.breaker });
   const relays: Relay[] = [];
   let stopping = false;
   const onSignal = () => {
@@ -522,6 +525,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     const notes = [
       `The load generator (this process) runs on the same ${os.cpus().length} cores as the whole stack: the capacity and the latencies are this machine's, not a production figure.`,
       `Latency is measured by the client from the moment a search was due (open loop): time queued in the client when the stack falls behind counts.`,
+      `The gateways' circuit breakers: ${opts.breaker && opts.breaker !== 'off' ? `on (RAG_GATEWAY_BREAKER=${opts.breaker})` : 'off (the default; --breaker on to try them)'}.`,
       opts.durationMs < 15 * 60_000
         ? `The alert rules' \`for:\` clauses (1 to 10 minutes) are longer than a ${Math.round(opts.durationMs / 1000)} s run's faults: most show as pending, if at all; the 5-minute rates start from nothing.`
         : `The alert rules' \`for:\` clauses are 1 to 10 minutes: a fault shorter than its alert's clause shows as pending only, as it should.`,
@@ -583,6 +587,7 @@ reports/<current run>/release.json and RELEASE.md, and prints it.
   --capacity QPS     skip the capacity measurement, use this
   --write-rate N     writes per second beside the searches (default 2)
   --load-share X     the held rate as a share of capacity (default 0.7)
+  --breaker B        the gateways' circuit breakers: off (default), on, or JSON {consecutiveFailures, halfOpenAfterMs}
   -h, --help         this text
 
 Needs Docker (dockerd running) and docker-compose; the images are built (and cached) by shared/deploy/images.ts.`;
@@ -601,6 +606,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
         capacity: { type: 'string' },
         'write-rate': { type: 'string' },
         'load-share': { type: 'string' },
+        breaker: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -619,6 +625,15 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     if (!Number.isFinite(n) || n < min || n > max) fail(`--${name} must be a number from ${min} to ${max} (got "${v}")`);
     return n;
   };
+  const breakerArg = (v: string | undefined): string | undefined => {
+    if (v === undefined) return undefined;
+    try {
+      breakerFromEnv(v);
+    } catch (err) {
+      fail(`--breaker: ${(err as Error).message.replace(/^RAG_GATEWAY_BREAKER:? ?/, '')}`);
+    }
+    return v;
+  };
   const quick = Boolean(values!.quick);
   const minutes = num('minutes', 0.5, 120);
   if (quick && minutes !== undefined) fail('--quick and --minutes: choose one');
@@ -633,6 +648,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     windowMs: quick ? 15_000 : 60_000,
     queries: quick ? 60 : 200,
     faultsAt: { shard: 0.3, redis: 0.55, gateway: 0.75 },
+    breaker: breakerArg(values!.breaker as string | undefined),
     settleMs: quick ? 15_000 : 20_000,
     command: `node --import tsx shared/deploy/soak.ts ${process.argv.slice(2).join(' ')}`.trim(),
     log,

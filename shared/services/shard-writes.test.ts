@@ -2,9 +2,11 @@
  * Shard writes in one process (no NATS, no Redis): ops built as the ingest worker builds them (`buildIngestOps`:
  * chunked, embedded with the index's embedder, labelled) and applied by two shard parts (`applySplitOp`); the
  * gateway over them (in-process HTTP RPC) answers exactly what the monolith answers after the same ingest and
- * delete. A malformed op changes nothing.
+ * delete. A malformed op changes nothing. BM25 changes wait for the next read: a run of ops (a replay) rewrites the
+ * postings once, with the same answers.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Bm25Shard } from '../index/sharded.ts';
 import { loadBrown } from '../corpus/brown.ts';
 import { loadEngine, type Engine, type RetrievalMode } from '../engine.ts';
 import { ensureSplitIndex } from './cli-up.ts';
@@ -103,5 +105,38 @@ describe('applySplitOp', () => {
     for (const p of parts) for (const c of p.chunks.values()) expect(gone).not.toContain(c.docId);
     expect(parts[0].chunks.size + parts[1].chunks.size).toBe(engine.stats().chunks);
     await expectSameAnswers(queries);
+  }, 60_000);
+  it('queues the BM25 changes of a run of ops and applies them in one rewrite at the next read, with the same answers', async () => {
+    const index = await ensureSplitIndex();
+    const info = await indexWriteInfo(index);
+    const embedder = await embedderOfIndex(index);
+    const nextLabel = Math.max(info.nextLabel, ...parts.flatMap((p) => [...p.chunks.keys()].map((l) => l + 1)));
+    const texts = (await loadBrown({ limit: 9 })).slice(6).map((d) => d.text);
+    const docs = texts.map((text, i) => ({ id: `queued/${i}`, title: `wallaby${i} notes`, text }));
+    // one op per document, then doc 0 again with another text (a replace), then a delete of doc 1: five ops
+    let label = nextLabel;
+    const ops: SplitWriteOp[] = [];
+    for (const d of [...docs, { ...docs[0], text: texts[2].split(/\n\s*\n/).reverse().join('\n\n') }]) {
+      const built = await buildIngestOps([d], { chunk: info.chunk, nextLabel: label, maxOpBytes: 1_000_000, embed: (t) => embedder.embed(t) });
+      ops.push(...built.ops);
+      label = built.ops.at(-1)!.nextLabel;
+    }
+    ops.push({ kind: 'delete', ids: ['queued/1'], nextLabel: label });
+    const update = vi.spyOn(Bm25Shard.prototype, 'update');
+    try {
+      for (const op of ops) for (const o of apply(op)) expect(o.ok, JSON.stringify(o)).toBe(true);
+      expect(update, 'no postings rewritten while the ops are applied').toHaveBeenCalledTimes(0);
+      for (const p of parts) expect(p.bm25.docs).toBeGreaterThan(0);
+      expect(update, 'one rewrite per shard at the first read').toHaveBeenCalledTimes(2);
+      for (const p of parts) p.bm25.termStats();
+      expect(update, 'nothing queued any more').toHaveBeenCalledTimes(2);
+    } finally {
+      update.mockRestore();
+    }
+    await engine.ingest([docs[0], docs[1], docs[2]]);
+    await engine.ingest([{ ...docs[0], text: texts[2].split(/\n\s*\n/).reverse().join('\n\n') }]);
+    engine.remove(['queued/1']);
+    expect(parts[0].chunks.size + parts[1].chunks.size).toBe(engine.stats().chunks);
+    await expectSameAnswers(['wallaby0 notes', 'wallaby2 notes', texts[2].split(/\s+/).slice(4, 10).join(' ')]);
   }, 60_000);
 });

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { availability, type RequestRecord } from '../../services/fault-run.ts';
+import { madeUpReleaseInput } from '../../deploy/release-report.fixture.ts';
 import {
   buildRelease,
   releaseAlerts,
@@ -28,31 +28,10 @@ import { releaseSpec } from './charts.ts';
 import { EMPTY_CONTEXT } from './model.ts';
 import { readRelease } from './release.ts';
 
-/** `n` searches evenly over [fromMs, toMs), each `ms` long, with outcome `o`. */
-function records(n: number, fromMs: number, toMs: number, ms: number, o: RequestRecord['outcome'] = 'complete'): RequestRecord[] {
-  return Array.from({ length: n }, (_, i) => ({ at: fromMs + ((toMs - fromMs) * i) / n, ms, status: o === 'failed' ? 0 : 200, outcome: o }));
-}
-
-/** A 60 s quick soak: 990 searches at 20 ms, 8 flagged after the shard kill, 2 failed; 15 s windows. */
+/** A 60 s quick soak (release-report.fixture.ts), its fault's `how` in backticks (code in both renderings). */
 function madeUpRelease(over: Partial<ReleaseInput> = {}): ReleaseReport {
-  const rs = [...records(990, 0, 60_000, 20), ...records(8, 20_000, 22_000, 30, 'flagged'), ...records(2, 48_000, 49_000, 1, 'failed')];
-  return buildRelease({
-    command: 'node --import tsx shared/deploy/soak.ts --quick',
-    startedAt: '2026-12-01T09:50:00.000Z',
-    capacity: { qps: 24, how: 'given (--capacity)' },
-    targetQps: 17,
-    rampMs: 12_000,
-    durationMs: 60_000,
-    windowMs: 15_000,
-    records: rs,
-    availability: availability(rs.map((r) => r.outcome)),
-    faults: [{ name: 'kill shard-1', atMs: 18_000, healthyAfterMs: 5_400, recoveredAfterMs: 6_000, failed: 0, wrong: 0, flagged: 8, complete: 200, containerHealthyAfterMs: 9_000, how: '`kill -9`' }],
-    writes: { acknowledged: 100, acknowledgedLost: 0, jobs: 101, jobsLost: 1, refused: 0, firstAttemptAcknowledged: 95, attempts: [] },
-    alerts: [{ alertname: 'RagReplicaDown', state: 'pending', severity: 'ticket', labels: 'job=shard', intervals: [{ fromS: 20, toS: 35 }] }],
-    notes: ['the load shares the cores'],
-    machine: '2 cores',
-    ...over,
-  });
+  const input = madeUpReleaseInput();
+  return buildRelease({ ...input, faults: input.faults.map((f) => ({ ...f, how: '`kill -9`' })), ...over });
 }
 
 const section = (md: string) => md.slice(md.indexOf('## Release (capstone soak)'), md.indexOf('## Method'));
