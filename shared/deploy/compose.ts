@@ -163,6 +163,9 @@ export async function inspect(id: string): Promise<ContainerState> {
   return { restarts: Number(restarts), status, health, pid: Number(pid) };
 }
 
+/** Running, and its healthcheck says healthy. */
+export const isHealthy = (s: ContainerState): boolean => s.status === 'running' && s.health === 'healthy';
+
 /** Polls `inspect(id)` every 250 ms until `ok(state)`: the ms waited since `t0`, or undefined after `timeoutMs`. */
 export async function waitFor(id: string, ok: (s: ContainerState) => boolean, timeoutMs: number, t0 = performance.now()): Promise<number | undefined> {
   while (performance.now() - t0 < timeoutMs) {
@@ -233,7 +236,7 @@ export async function upStack(opts: StackOptions = {}): Promise<Stack> {
     for (const [i, id] of ids.entries()) {
       await docker(['stop', '-t', String(o.graceS ?? 10), id]);
       await docker(['start', id]);
-      if ((await waitFor(id, (s) => s.status === 'running' && s.health === 'healthy', o.timeoutMs ?? 120_000)) === undefined) {
+      if ((await waitFor(id, isHealthy, o.timeoutMs ?? 120_000)) === undefined) {
         throw new Error(`compose ${project}: ${service} container ${id.slice(0, 12)} not healthy ${((o.timeoutMs ?? 120_000) / 1000).toFixed(0)} s after its restart`);
       }
       if (i < ids.length - 1) await new Promise((r) => setTimeout(r, o.minReadyMs ?? 0));

@@ -217,47 +217,34 @@ export function buildRelease(input: ReleaseInput): ReleaseReport {
   return { schema: 'rag-perf-lab/release@1', ...rest, ...(writes ? { writes: w } : {}), overall, windows: windowStats(records, input.durationMs, input.windowMs), verdicts };
 }
 
-/** The report as Markdown (RELEASE.md, and what the soak prints). */
+/** The report as Markdown (RELEASE.md, and what the soak prints): the rows and sentences of the helpers below. */
 export function renderRelease(r: ReleaseReport): string {
   const L: string[] = [];
-  const windowName = r.windowMs === 60_000 ? 'minute' : `${r.windowMs / 1000} s window`;
+  const table = (header: string, align: string, rows: string[][]) => L.push(header, align, ...rows.map((row) => `| ${row.join(' | ')} |`));
   L.push(`# Release report: soak of the composed stack`, '');
   L.push(`\`${r.command}\`, started ${r.startedAt}, ${r.machine}.`);
   L.push(
     `Capacity ${round(r.capacity.qps)} QPS (${r.capacity.how}); an open-loop ramp to ${round(r.targetQps)} QPS (70%) over ${fmtMs(r.rampMs)}, held to ${fmtMs(r.durationMs)}, with writes beside it and faults at set times.`,
     '',
   );
-  L.push('## Against the targets', '', '| target | measured | met |', '|---|---|---|');
-  for (const v of r.verdicts) L.push(`| ${v.target} | ${v.measured} | ${v.met ? 'yes' : '**no**'} |`);
-  L.push('', `## Per ${windowName}`, '', '| from–to (s) | sent QPS | answered QPS | availability | failed | wrong | p50 | p99 |', '|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const w of r.windows) L.push(`| ${w.fromS}–${w.toS} | ${w.sentQps} | ${w.answeredQps} | ${pct(w.availability)} | ${w.failed} | ${w.wrong} | ${fmtMs(w.p50Ms)} | ${fmtMs(w.p99Ms)} |`);
-  L.push(`| **all** | ${r.overall.sentQps} | ${r.overall.answeredQps} | ${pct(r.availability.ratio)} | ${r.overall.failed} | ${r.overall.wrong} | ${fmtMs(r.overall.p50Ms)} | ${fmtMs(r.overall.p99Ms)} |`);
-  L.push('', '## Faults', '', '| at | fault | first complete search after | searches whole again after | writes acknowledged again after | container healthy after | failed / flagged / complete searches until the next |', '|---:|---|---:|---:|---:|---:|---|');
-  for (const f of r.faults) {
-    L.push(`| ${fmtMs(f.atMs)} | ${f.name}${f.how ? ` (${f.how})` : ''} | ${fmtMs(f.healthyAfterMs) === '-' ? 'never' : fmtMs(f.healthyAfterMs)} | ${f.recoveredAfterMs === undefined ? 'never' : fmtMs(f.recoveredAfterMs)} | ${f.writes ? fmtMs(f.writes.healthyAfterMs) : '-'} | ${fmtMs(f.containerHealthyAfterMs)} | ${f.failed} / ${f.flagged} / ${f.complete}${f.wrong ? ` (${f.wrong} wrong)` : ''} |`);
-  }
-  L.push(
-    '',
-    '"First complete search after": the fault (the moment it acted) → the first complete (unflagged, correct) answer to a search sent after it; ' +
-      '"whole again after": → the first complete answer sent after the last failed, flagged or wrong one before the next fault.',
-    '',
+  L.push('## Against the targets', '');
+  table('| target | measured | met |', '|---|---|---|', releaseTargetRows(r).map(([t, m, met]) => [t, m, met === 'yes' ? 'yes' : '**no**']));
+  L.push('', `## Per ${releaseWindowName(r)}`, '');
+  const windows = releaseWindowRows(r);
+  windows[windows.length - 1][0] = '**all**';
+  table('| from–to (s) | sent QPS | answered QPS | availability | failed | wrong | p50 | p99 |', '|---|---:|---:|---:|---:|---:|---:|---:|', windows);
+  L.push('', '## Faults', '');
+  table(
+    '| at | fault | first complete search after | searches whole again after | writes acknowledged again after | container healthy after | failed / flagged / complete searches until the next |',
+    '|---:|---|---:|---:|---:|---:|---|',
+    releaseFaultRows(r),
   );
-  L.push('## Writes', '');
-  if (r.writes) {
-    const w = r.writes;
-    L.push(
-      `${w.jobs} writes (one-word documents, each retried with its Idempotency-Key until acknowledged or refused): ${w.acknowledged} acknowledged (${w.firstAttemptAcknowledged ?? '?'} on the first attempt), ${w.refused ?? 0} refused, ` +
-        `**acknowledged writes lost: ${w.acknowledgedLost}**${w.acknowledgedUnverified ? ` (${w.acknowledgedUnverified} could not be checked)` : ''}, **jobs lost: ${w.jobsLost}** (no outcome when the client gave up)` +
-        `${w.appliedUnacknowledged ? `, ${w.appliedUnacknowledged} applied though never acknowledged (harmless: idempotent)` : ''}.`,
-    );
-  } else L.push('No write load.');
+  L.push('', RELEASE_FAULTS_NOTE, '');
+  L.push('## Writes', '', releaseWritesLine(r));
   L.push('', '## Alerts (Prometheus `ALERTS` over the run)', '');
-  if ('error' in r.alerts) L.push(`Not read: ${r.alerts.error}`);
-  else if (r.alerts.length === 0) L.push('None pending or firing during the run.');
-  else {
-    L.push('| alert | state | severity | labels | when (s after the start) |', '|---|---|---|---|---|');
-    for (const a of r.alerts) L.push(`| ${a.alertname} | ${a.state} | ${a.severity ?? '-'} | ${a.labels || '-'} | ${a.intervals.map((i) => `${i.fromS}–${i.toS}`).join(', ')} |`);
-  }
+  const alerts = releaseAlerts(r);
+  if ('line' in alerts) L.push(alerts.line);
+  else table('| alert | state | severity | labels | when (s after the start) |', '|---|---|---|---|---|', alerts.rows);
   if (r.notes.length) {
     L.push('', '## Read with care', '');
     for (const n of r.notes) L.push(`- ${n}`);
@@ -266,8 +253,8 @@ export function renderRelease(r: ReleaseReport): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// The same report as table rows, for the lab report (shared/lab/report/release.ts shows release.json in
-// `npm run report`); the cells read as RELEASE.md's (renderRelease), `code` and **bold** kept for the renderer.
+// The report as table rows and sentences: RELEASE.md (renderRelease) and the lab report (shared/lab/report/release.ts
+// shows release.json in `npm run report`) are both made of them; `code` and **bold** kept for the renderer.
 
 export const RELEASE_SCHEMA = 'rag-perf-lab/release@1';
 

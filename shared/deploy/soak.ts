@@ -14,8 +14,8 @@
  * 2. **The stack**: `upStack({ha: true})`: compose.yml with compose.ha.yml, two gateways behind HAProxy (images from
  *    images.ts / infra-images.ts, health-gated start). The searches go to the balancer's published port; the writes
  *    through a small HTTP relay in this process that adds the run's write key.
- * 3. **Capacity** (`--capacity QPS` skips it): a closed-loop step load on /v1/query (4, 8, 16, 32… clients, a few
- *    seconds each, until the rate stops growing); the best answered rate is the capacity.
+ * 3. **Capacity** (`--capacity QPS` skips it): a closed-loop step load on /v1/query (1, 2, 4, 8… clients, a few
+ *    seconds each, until the rate stops growing); the best answered rate whose p99 stayed under 200 ms.
  * 4. **The soak**: an open-loop ramp from 10% to 70% of capacity over the first fifth of the run, then held; one
  *    write every 1/`--write-rate` s (fault-run.ts `ingestLoad`, retried with its Idempotency-Key); faults at fixed
  *    fractions of the run: shard-1 killed (kill -9 of its process from the host: a crash, Docker's restart policy
@@ -60,7 +60,7 @@ import {
   type WriteLoadReport,
 } from '../services/fault-run.ts';
 import { REPO_ROOT } from '../util/paths.ts';
-import { inspect, upStack, waitFor, type ContainerState, type Stack } from './compose.ts';
+import { inspect, isHealthy, upStack, waitFor, type ContainerState, type Stack } from './compose.ts';
 import { alertIntervals, buildRelease, TARGETS, recoveredAfterMs, renderRelease, type AlertReport, type FaultReport, type QueryRangeAnswer } from './release-report.ts';
 import { docker } from './rootfs.ts';
 
@@ -98,18 +98,13 @@ export interface SoakOptions {
 // ---------------------------------------------------------------------------------------------------------------------
 // The write relay (the write load of fault-run.ts sends no key)
 
-interface Target {
-  host: string;
-  port: number;
-}
-
 interface Relay {
   url: string;
   close(): Promise<void>;
 }
 
-/** An HTTP relay that adds `authorization: Bearer <key>` (the write load of fault-run.ts sends none). */
-async function authRelay(target: () => Target, key: string): Promise<Relay> {
+/** An HTTP relay to `url` that adds `authorization: Bearer <key>` (the write load of fault-run.ts sends none). */
+async function authRelay(url: string, key: string): Promise<Relay> {
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -117,11 +112,10 @@ async function authRelay(target: () => Target, key: string): Promise<Relay> {
     res.on('close', () => {
       if (!res.writableFinished) ac.abort();
     });
-    const t = target();
     try {
       const headers: Record<string, string> = { authorization: `Bearer ${key}` };
       for (const h of ['content-type', 'idempotency-key', 'x-request-timeout-ms']) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
-      const r = await undiciRequest(`http://${t.host}:${t.port}${req.url ?? '/'}`, {
+      const r = await undiciRequest(`${url}${req.url ?? '/'}`, {
         method: (req.method ?? 'GET') as 'POST',
         headers,
         body: chunks.length ? Buffer.concat(chunks) : undefined,
@@ -148,11 +142,6 @@ async function authRelay(target: () => Target, key: string): Promise<Relay> {
   };
 }
 
-const targetOf = (url: string): Target => {
-  const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port) };
-};
-
 // ---------------------------------------------------------------------------------------------------------------------
 // Searches
 
@@ -165,7 +154,7 @@ const search = (pool: Pool, q: Query, timeoutMs = 5_000): Promise<Answer> => sea
 
 const sameIds = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** The one-word document the reference adds as the i-th write (the stack's writes are the same shape, `writeDoc`). */
+/** The one-word document the reference adds as the i-th write (the stack's writes are the same shape: `doc` in `soak`). */
 const referenceDoc = (i: number) => ({ id: `soak/reference/${i}`, text: `qzxreferencew${i}` });
 
 /**
@@ -291,24 +280,22 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
   const every = Math.max(1, Math.ceil(extra / 40));
   let queries = await referenceQueries(index, opts.queries, extra, every, log);
   const stack: Stack = await upStack({ log, project: `ragsoak-${tag}`, ha: true, breaker: opts.breaker });
-  const relays: Relay[] = [];
+  let writeRelay: Relay | undefined;
   let stopping = false;
   const onSignal = () => {
     if (stopping) return;
     stopping = true;
     log('interrupted: tearing the stack down');
-    void Promise.all(relays.map((r) => r.close()))
+    void Promise.resolve(writeRelay?.close())
       .then(() => stack.down())
       .finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    // the searches go to the stack's front (the balancer, or the one gateway) directly; the writes through a relay that adds the key
-    const front = targetOf(stack.url);
+    // the searches go to the balancer directly; the writes through a relay that adds the key
     const apiUrl = stack.url;
-    const writeRelay = await authRelay(() => front, stack.writeKey);
-    relays.push(writeRelay);
+    writeRelay = await authRelay(apiUrl, stack.writeKey);
 
     // the queries the healthy stack answers as the monolith does (anything else would be judged "wrong" for nothing)
     const warm = new Pool(apiUrl, { connections: 4 });
@@ -357,24 +344,19 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     const writeLoad = ingestLoad({ url: writeRelay.url, rate: opts.writeRate, doc, key: (i) => `soak-${tag}-${i}`, held, settleMs: opts.settleMs, attemptTimeoutMs: 6_000, log });
 
     // the faults: each acts at a fixed share of the run; its time is the moment it acted (`acted`), its recovery in
-    // Docker the time from then to the container healthy again
-    const containerHealthy = new Map<string, number | undefined>();
-    const how = new Map<string, string>();
+    // Docker (`done.healthyAfterMs`) the time from then to the container healthy again
     // the containers are looked up before the run: a fault acts at once
     const ids = { shard: await stack.container('shard-1'), redis: await stack.container('redis') };
     let loadT0 = performance.now();
-    const healthy = (s: ContainerState) => s.health === 'healthy' && s.status === 'running';
-    const fault = (name: string, share: number, run: (acted: () => void, t0: number) => Promise<{ how: string; healthyAfterMs: number | undefined }>) => {
-      const f = {
+    type Done = { how: string; healthyAfterMs: number | undefined };
+    const fault = (name: string, share: number, run: (acted: () => void, t0: number) => Promise<Done>) => {
+      const f: { name: string; atMs: number; done?: Done; inject(): Promise<void> } = {
         name,
         atMs: opts.durationMs * share,
         inject: async () => {
-          const t0 = performance.now();
-          const r = await run(() => {
+          f.done = await run(() => {
             f.atMs = performance.now() - loadT0;
-          }, t0);
-          how.set(name, r.how);
-          containerHealthy.set(name, r.healthyAfterMs);
+          }, performance.now());
         },
       };
       return f;
@@ -395,16 +377,16 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
         }
         acted();
         if (killed && (await waitFor(ids.shard, (s) => s.restarts > before.restarts || restarted(s), 10_000, t0)) !== undefined) {
-          return { how: 'kill -9 of its process from the host; Docker restarted it', healthyAfterMs: await waitFor(ids.shard, (s) => healthy(s) && restarted(s), 120_000, t0) };
+          return { how: 'kill -9 of its process from the host; Docker restarted it', healthyAfterMs: await waitFor(ids.shard, (s) => isHealthy(s) && restarted(s), 120_000, t0) };
         }
         await docker(['kill', ids.shard], { allowFail: true });
         await docker(['start', ids.shard]);
-        return { how: '`docker kill` + `docker start`', healthyAfterMs: await waitFor(ids.shard, (s) => healthy(s) && restarted(s), 120_000, t0) };
+        return { how: '`docker kill` + `docker start`', healthyAfterMs: await waitFor(ids.shard, (s) => isHealthy(s) && restarted(s), 120_000, t0) };
       }),
       fault('restart Redis', opts.faultsAt.redis, async (acted, t0) => {
         acted();
         await docker(['restart', '-t', '1', ids.redis]);
-        return { how: '`docker restart -t 1`: the queue is in memory, its jobs are gone', healthyAfterMs: await waitFor(ids.redis, healthy, 60_000, t0) };
+        return { how: '`docker restart -t 1`: the queue is in memory, its jobs are gone', healthyAfterMs: await waitFor(ids.redis, isHealthy, 60_000, t0) };
       }),
       fault('roll the gateways', opts.faultsAt.gateway, async (acted) => {
         acted();
@@ -513,10 +495,11 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
 
     const faultSummaries = summarizeFaults(records, faults, opts.durationMs);
     const writeFaults = writes.attempts ? summarizeWriteFaults(writes.attempts, faults, opts.durationMs) : undefined;
+    const done = (name: string) => faults.find((x) => x.name === name)?.done;
     const faultReports: FaultReport[] = faultSummaries.map((f) => {
       const w = writeFaults?.find((x) => x.name === f.name);
       const { name: _n, atMs: _a, ...wRest } = w ?? ({} as NonNullable<typeof w>);
-      return { ...f, recoveredAfterMs: recoveredAfterMs(records, f, faultSummaries), containerHealthyAfterMs: containerHealthy.get(f.name), how: how.get(f.name), ...(w ? { writes: wRest } : {}) };
+      return { ...f, recoveredAfterMs: recoveredAfterMs(records, f, faultSummaries), containerHealthyAfterMs: done(f.name)?.healthyAfterMs, how: done(f.name)?.how, ...(w ? { writes: wRest } : {}) };
     });
     // the wrong answers: the monolith's own at some moment of the run (statistics), or a defect
     const wrongList = [...wrong.values()];
@@ -567,7 +550,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     writeFileSync(path.join(dir, 'RELEASE.md'), markdown);
     return { markdown, json, dir };
   } finally {
-    await Promise.all(relays.map((r) => r.close().catch(() => {})));
+    await writeRelay?.close().catch(() => {});
     if (!stopping) await stack.down();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

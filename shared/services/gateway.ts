@@ -57,7 +57,7 @@ import { attachWrites } from './gateway-writes.ts';
 import { httpRpcClient } from './http-rpc.ts';
 import { ReplicaSet, type PickRule } from './replica-set.ts';
 import { isRpcError, RpcError, type CallOptions, type RpcClient } from './rpc.ts';
-import { withBreaker, type BreakerClient, type BreakerOptions } from './resilience.ts';
+import { BREAKER_DEFAULTS, withBreaker, type BreakerClient, type BreakerOptions } from './resilience.ts';
 import { annotate, inRequestSpan, inSpan, traceRequests } from '../observe/tracing.ts';
 import type { ChunkView, ShardSearchReply, ShardSearchRequest, ShardStatsReply } from './shard-service.ts';
 import { flag, serviceMain } from './shard-service.ts';
@@ -650,7 +650,7 @@ export async function startGateway(env: GatewayEnv, port: number, host = '127.0.
  */
 export function breakerFromEnv(v: string | undefined): GatewayEnv['breaker'] {
   if (v === undefined || v.trim() === '' || v.trim() === 'off') return undefined;
-  if (v.trim() === 'on') return { consecutiveFailures: 5, halfOpenAfterMs: 1000 };
+  if (v.trim() === 'on') return { ...BREAKER_DEFAULTS };
   let o: unknown;
   try {
     o = JSON.parse(v);
@@ -662,7 +662,7 @@ export function breakerFromEnv(v: string | undefined): GatewayEnv['breaker'] {
   if (typeof o !== 'object' || o === null || Array.isArray(o) || Object.keys(r).some((k) => k !== 'consecutiveFailures' && k !== 'halfOpenAfterMs') || !ok(r.consecutiveFailures, 1) || !ok(r.halfOpenAfterMs, 1)) {
     throw new Error(`RAG_GATEWAY_BREAKER: expected {"consecutiveFailures": integer ≥ 1, "halfOpenAfterMs": integer ≥ 1}, got ${v}`);
   }
-  return { consecutiveFailures: (r.consecutiveFailures as number | undefined) ?? 5, halfOpenAfterMs: (r.halfOpenAfterMs as number | undefined) ?? 1000 };
+  return { ...BREAKER_DEFAULTS, ...(r as GatewayEnv['breaker']) };
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -109,13 +109,16 @@ export interface BreakerClient extends RpcClient {
   readonly counts: Readonly<BreakerCounts>;
 }
 
+/** The breaker's settings when not given: 5 failures in a row open it, for 1 s. */
+export const BREAKER_DEFAULTS = { consecutiveFailures: 5, halfOpenAfterMs: 1000 } as const;
+
 /** `client` behind a circuit breaker (see the file header). */
 export function withBreaker(client: RpcClient, opts: BreakerOptions = {}): BreakerClient {
   const isFailure = opts.isFailure ?? isShardFailure;
   const breaker: IBreaker = opts.sampling
     ? new SamplingBreaker({ threshold: opts.sampling.threshold, duration: opts.sampling.durationMs, minimumRps: opts.sampling.minimumRps })
-    : new ConsecutiveBreaker(opts.consecutiveFailures ?? 5);
-  const policy = circuitBreaker(handleWhen(isFailure), { breaker, halfOpenAfter: opts.halfOpenAfterMs ?? 1000 });
+    : new ConsecutiveBreaker(opts.consecutiveFailures ?? BREAKER_DEFAULTS.consecutiveFailures);
+  const policy = circuitBreaker(handleWhen(isFailure), { breaker, halfOpenAfter: opts.halfOpenAfterMs ?? BREAKER_DEFAULTS.halfOpenAfterMs });
   const counts: BreakerCounts = { calls: 0, passed: 0, failedFast: 0, opened: 0 };
   policy.onBreak(() => counts.opened++);
   if (opts.onStateChange) {
