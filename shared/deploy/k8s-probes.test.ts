@@ -15,7 +15,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +23,7 @@ import { redisSkipReason } from '../services/ingest-worker.ts';
 import { connectNats, deleteWriteLog, NATS_URL, natsSkipReason } from '../services/jetstream-log.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 import { K8S_DIR, kubectlSkipReason, render, type K8sObject } from './k8s-validate.ts';
+import { freePort } from '../serve/test-process.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -31,15 +31,6 @@ const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const skip = (await kubectlSkipReason()) ?? (await natsSkipReason()) ?? (await redisSkipReason());
 if (skip) console.warn(`probe-path test skipped: ${skip}`);
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 interface Running {
   name: string;

@@ -10,7 +10,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +20,7 @@ import type { HttpRpcServer } from '../services/http-rpc.ts';
 import { startShardService } from '../services/shard-service.ts';
 import { REPO_ROOT } from '../util/paths.ts';
 import { writePrometheusSd } from './prom-sd.ts';
+import { freePort } from '../serve/test-process.ts';
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 const ASKED = process.env.RAG_PROM_SCRAPE === '1';
@@ -28,16 +28,6 @@ const HAS = ASKED && existsSync(PROMETHEUS);
 if (!ASKED) console.warn('skipping the real-Prometheus scrape test (~20 s): set RAG_PROM_SCRAPE=1 to run it');
 else if (!HAS) console.warn(`prometheus not found at ${PROMETHEUS}: apt-get install prometheus (or set PROMETHEUS_BIN) to run the scrape test`);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!HAS)('Prometheus scrapes the split services (deploy/prometheus/prometheus.yml)', () => {
   const secret = 'test-secret-' + process.pid;

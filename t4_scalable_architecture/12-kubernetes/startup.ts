@@ -10,7 +10,6 @@
  * one JSON object on stdout: milliseconds per run, per service; progress on stderr.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureSplitIndex } from '../../shared/services/cli-up.ts';
@@ -18,6 +17,7 @@ import { redisSkipReason } from '../../shared/services/ingest-worker.ts';
 import { connectNats, deleteWriteLog } from '../../shared/services/jetstream-log.ts';
 import { fail, numberFlag, parseCli } from '../../shared/util/cli.ts';
 import { REPO_ROOT } from '../../shared/util/paths.ts';
+import { freePort } from '../../shared/serve/test-process.ts';
 
 export interface Started {
   url: string;
@@ -123,15 +123,6 @@ export function containerStarter(image: string, volume: string): Starter {
   };
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 export interface StartupSamples {
   shard: number[];
